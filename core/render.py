@@ -1,0 +1,51 @@
+"""Jinja2 rendering: every text a person reads comes from ``templates/``.
+
+Templates are looked up by flavour first (``slack/``, ``mail/``, ``chat/``) and then
+in ``text/``, the plain-text default every channel can show. The Slack flavour
+escapes every interpolated value (``&``, ``<``, ``>``) so contributor text can never
+ping ``@channel`` or forge a link.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def slack_escape(value: Any) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    text = "" if value is None else str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class SafeForSlack(str):
+    """A string already in Slack markup (a link we built): not escaped again."""
+
+
+def _slack_finalize(value: Any) -> Any:
+    if isinstance(value, SafeForSlack):
+        return value
+    return slack_escape(value)
+
+
+class Renderer:
+    """Renders a named template for one flavour of channel."""
+
+    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
+        loader = FileSystemLoader(str(templates_dir))
+        common = {"undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True,
+                  "keep_trailing_newline": False, "autoescape": False}
+        self._plain = Environment(loader=loader, **common)
+        self._slack = Environment(loader=loader, finalize=_slack_finalize, **common)
+        for env in (self._plain, self._slack):
+            env.filters["slack_escape"] = slack_escape
+
+    def render(self, name: str, context: dict[str, Any], flavour: str = "text") -> str:
+        """Render ``name`` (without extension) for ``flavour``, falling back to ``text/``."""
+        env = self._slack if flavour == "slack" else self._plain
+        template = env.select_template([f"{flavour}/{name}.j2", f"text/{name}.j2"])
+        return template.render(**context).strip()
