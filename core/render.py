@@ -49,3 +49,18 @@ class Renderer:
         env = self._slack if flavour == "slack" else self._plain
         template = env.select_template([f"{flavour}/{name}.j2", f"text/{name}.j2"])
         return template.render(**context).strip()
+
+
+def render_reply(renderer: Renderer, payload: dict[str, Any], flavour: str = "text",
+                 numbered_choices: bool = True) -> str:
+    """A stored reply (``Reply.to_dict()``) as one text; choices as a numbered list.
+
+    Adapters that can show buttons pass ``numbered_choices=False`` and build them from
+    ``payload["choices"]`` themselves.
+    """
+    texts = [renderer.render(part["template"], part["context"], flavour)
+             for part in payload.get("parts", [])]
+    choices = payload.get("choices")
+    if numbered_choices and choices and choices.get("options"):
+        texts.append(renderer.render("choices", choices, flavour))
+    return "\n\n".join(text for text in texts if text)

@@ -1,0 +1,104 @@
+"""The ``intake`` command: the operator contract of DESIGN.md section 3."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from core.render import Renderer
+from core.runtime import available_adapters, build_runtime, run_parts
+from core.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intake", description="OTDI dataset intake.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="SMTP inbox, Slack endpoint (when configured), outbox worker")
+    sub.add_parser("mail", help="the SMTP inbox only")
+    sub.add_parser("web", help="the Slack HTTP endpoint (and /healthz) only")
+    sub.add_parser("worker", help="the outbox worker only")
+    chat = sub.add_parser("chat", help="the conversation in this terminal")
+    chat.add_argument("--as", dest="contributor", default=None,
+                      help="contributor id (default: your login name)")
+    check = sub.add_parser("check-card", help="check a dataset card")
+    check.add_argument("path")
+    check.add_argument("--json", action="store_true", help="machine-readable report")
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    subs = sub.add_parser("submissions", help="what is in the database")
+    subs_sub = subs.add_subparsers(dest="action", required=True)
+    subs_sub.add_parser("list")
+    show = subs_sub.add_parser("show")
+    show.add_argument("reference")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    renderer = Renderer()
+    if args.command == "check-card":
+        from core.cards import run_check_card_cli
+
+        return run_check_card_cli(args.path, args.json, settings.max_card_bytes)
+    runtime = build_runtime(settings)
+    if args.command == "db":
+        await runtime.db.upgrade()
+        await runtime.db.dispose()
+        print(renderer.render("cli/db_upgraded", {"url": _safe_url(settings.database_url)}))
+        return 0
+    if args.command == "submissions":
+        from core import reports
+
+        await runtime.db.upgrade()
+        try:
+            if args.action == "list":
+                return await reports.print_list(runtime.db, renderer)
+            return await reports.print_show(runtime.db, renderer, args.reference)
+        finally:
+            await runtime.db.dispose()
+    if args.command == "chat":
+        from core.chat import TerminalChat
+
+        await runtime.db.upgrade()
+        contributor = args.contributor or getpass.getuser()
+        chat = TerminalChat(runtime.service, contributor, max_card_bytes=settings.max_card_bytes)
+        try:
+            await chat.run(lambda: input("you> "))
+        finally:
+            await runtime.db.dispose()
+        return 0
+    wanted = {"serve": ["mail", "web"], "mail": ["mail"], "web": ["web"], "worker": []}
+    names = wanted[args.command]
+    missing = [name for name in names if name not in available_adapters()]
+    if args.command in ("mail", "web") and missing:
+        print(renderer.render("cli/adapter_missing", {"name": args.command}), file=sys.stderr)
+        return 2
+    names = [name for name in names if name not in missing]
+    print(renderer.render("cli/serving", {"parts": names, "worker": args.command != "mail"
+                                           and args.command != "web", "settings": settings,
+                                           "url": _safe_url(settings.database_url)}))
+    await run_parts(runtime, names, with_worker=args.command in ("serve", "worker"))
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

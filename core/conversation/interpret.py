@@ -1,0 +1,141 @@
+"""Reading what a contributor typed: commands, ``key: value`` pairs, numbered choices.
+
+Pure text functions, so they can be tested alone and reused by every channel.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MAX_TEXT_CHARS = 20_000
+
+# Zero-width and bidirectional controls: invisible, and a way to disguise a name.
+_INVISIBLE = dict.fromkeys(
+    [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, *range(0x202A, 0x202F),
+     *range(0x2066, 0x206A)]
+)
+
+FIELD_ALIASES: dict[str, str] = {
+    "name": "name", "dataset name": "name", "dataset-name": "name", "dataset_name": "name",
+    "title": "name", "dataset title": "name",
+    "location": "location", "dataset location": "location", "url": "location",
+    "dataset url": "location", "dataset-url": "location", "dataset_url": "location",
+    "link": "location", "dataset link": "location", "homepage": "location",
+    "hosting": "hosting", "host": "hosting", "alliance hosting": "hosting",
+    "card": "card", "dataset card": "card", "dataset-card": "card", "dataset_card": "card",
+    "readme": "card", "card url": "card",
+    "modalities": "modalities", "modality": "modalities", "data modalities": "modalities",
+    "domain": "domain", "domain suggestion": "domain", "your domain suggestion": "domain",
+    "email": "email", "e-mail": "email", "e mail": "email", "contact": "email",
+    "contact email": "email", "contact e-mail": "email", "mail": "email",
+    "consent": "consent", "terms": "consent", "i agree": "consent", "agree": "consent",
+    "i agree to the terms for contribution": "consent",
+}
+
+_KEY_PATTERN = "|".join(
+    re.escape(alias).replace(r"\ ", r"[ \t]+") for alias in
+    sorted(FIELD_ALIASES, key=len, reverse=True)
+)
+# A key starts a line, or follows a comma/semicolon; its value runs to the next key.
+_PAIR_RE = re.compile(rf"(?:^|[,;\n])[ \t*_>-]*({_KEY_PATTERN})[ \t*_]*[:=]", re.IGNORECASE)
+
+COMMANDS: dict[str, str] = {
+    "help": "help", "?": "help", "commands": "help", "what can i say": "help",
+    "status": "status", "where am i": "status", "progress": "status",
+    "summary": "summary", "show summary": "summary", "show me the summary": "summary",
+    "cancel": "cancel", "abort": "cancel", "quit": "cancel", "stop": "cancel",
+    "restart": "restart", "start over": "restart", "reset": "restart",
+    "start again": "restart", "new": "restart", "new submission": "restart",
+}
+
+_CHANGE_RE = re.compile(
+    r"^(?:please\s+)?(?:change|edit|update|fix|correct|set)\s+(?:the\s+|my\s+)?"
+    rf"({_KEY_PATTERN})(?:\s*(?:to|:|=|->)\s*(?P<value>.+))?$",
+    re.IGNORECASE | re.DOTALL,
+)
+_NUMBERS_RE = re.compile(r"^\s*\d{1,3}(?:\s*(?:,|and|&|\s)\s*\d{1,3})*\s*$")
+
+
+def clean_text(text: str) -> str:
+    """Drop control and invisible characters (keeping newlines and tabs) and cap the length."""
+    text = text[:MAX_TEXT_CHARS].replace("\r\n", "\n").replace("\r", "\n")
+    text = text.translate(_INVISIBLE)
+    return "".join(
+        ch for ch in text
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+    ).strip()
+
+
+def normalise(text: str) -> str:
+    """Lower-case, single spaces, no surrounding punctuation: for matching short answers."""
+    text = re.sub(r"\s+", " ", text.lower()).strip()
+    return text.strip(" .!,;:\"'`*_")
+
+
+def command_of(text: str) -> str | None:
+    return COMMANDS.get(normalise(text)) if len(text) <= 40 else None
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    field: str
+    value: str | None
+
+
+def change_request(text: str) -> ChangeRequest | None:
+    """``change domain``, ``change the domain to Marine``, ``update e-mail: a@b.org``."""
+    match = _CHANGE_RE.match(text.strip()) if len(text) <= 2500 else None
+    if not match:
+        return None
+    field = FIELD_ALIASES[re.sub(r"\s+", " ", match.group(1).lower())]
+    value = match.group("value")
+    return ChangeRequest(field, value.strip() if value and value.strip() else None)
+
+
+def field_pairs(text: str) -> list[tuple[str, str]]:
+    """``name: X, url: Y`` and ``Key: value`` lines, in order; empty if there are none.
+
+    A comma only separates pairs when a known key follows it, so ``modalities: text,
+    images`` keeps its list and a URL keeps its query string.
+    """
+    matches = list(_PAIR_RE.finditer(text))
+    pairs: list[tuple[str, str]] = []
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        key = FIELD_ALIASES[re.sub(r"\s+", " ", match.group(1).lower())]
+        value = text[match.end():end].strip()
+        pairs.append((key, value))
+    return pairs
+
+
+def numbered_choices(text: str, offered: list[str]) -> list[str] | None:
+    """``2`` or ``1, 3`` picks from the options last offered; None if it is not numbers."""
+    if not offered or not _NUMBERS_RE.match(text):
+        return None
+    picked: list[str] = []
+    for number in re.findall(r"\d+", text):
+        index = int(number) - 1
+        if not 0 <= index < len(offered):
+            return []
+        if offered[index] not in picked:
+            picked.append(offered[index])
+    return picked
+
+
+_YES = {"yes", "y", "yep", "yeah", "yes please", "ok", "okay", "sure", "correct", "right",
+        "confirm", "confirmed", "submit", "send", "send it", "submit it", "go", "go ahead",
+        "looks good", "that's right", "thats right", "yes submit", "yes, submit", "lgtm",
+        "submit anyway", "yes submit anyway", "send anyway", "use it", "use that", "that one"}
+_NO = {"no", "n", "nope", "not yet", "wait", "no thanks", "not right", "wrong"}
+
+
+def yes_or_no(text: str) -> bool | None:
+    """A short confirmation: True, False, or None when it is neither."""
+    said = normalise(text)
+    if said in _YES:
+        return True
+    if said in _NO:
+        return False
+    return None

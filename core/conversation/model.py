@@ -1,0 +1,162 @@
+"""The data the conversation works on: its stored state, what comes in, what goes out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Phase(StrEnum):
+    """Where a conversation stands; the field being asked is ``ConversationState.asking``."""
+
+    NEW = "new"
+    COLLECTING = "collecting"
+    CONFIRMING = "confirming"
+    SUBMITTED = "submitted"
+    CANCELLED = "cancelled"
+
+
+class CardInfo(BaseModel):
+    """What the conversation remembers of the current card; the bytes live in card_versions."""
+
+    filename: str
+    sha256: str
+    size: int
+    verdict: str
+    errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    version_id: int | None = None
+    source_url: str | None = None
+
+
+class ConversationState(BaseModel):
+    """Everything needed to resume a conversation days later; stored as JSON."""
+
+    phase: Phase = Phase.NEW
+    asking: str | None = None
+    answers: dict[str, Any] = Field(default_factory=dict)
+    card: CardInfo | None = None
+    pending_domain: str | None = None
+    offered: list[str] = Field(default_factory=list)
+    suggested_email: str | None = None
+    card_errors_acknowledged: bool = False
+    reference: str | None = None
+    submission_id: int | None = None
+    turns: int = 0
+
+
+@dataclass(frozen=True)
+class CardFile:
+    """A card as bytes, from an upload, an attachment, a path or a fetched URL."""
+
+    filename: str
+    data: bytes
+    source_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a contributor did: typed text, sent a file, clicked a choice.
+
+    ``resume`` is a contributor coming back (a terminal opened, a DM opened): they are
+    greeted, or reminded where they left off. ``card_fetch_failed`` is the service
+    telling the conversation that the card URL it asked for could not be fetched
+    (``text`` holds the reason).
+    """
+
+    kind: Literal["text", "file", "choice", "card_fetch_failed", "resume"] = "text"
+    text: str = ""
+    file: CardFile | None = None
+    field: str | None = None
+    values: tuple[str, ...] = ()
+    suggested_email: str | None = None
+    sender_email: str | None = None  # e-mail: the From address, the default contact
+
+
+@dataclass
+class Part:
+    """One paragraph of a reply: a template name and its context."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChoiceSet:
+    """Structured choices for the question asked, shown as buttons or a numbered list."""
+
+    field: str
+    options: list[tuple[str, str]]
+    multiple: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "multiple": self.multiple,
+                "options": [{"value": v, "label": lbl} for v, lbl in self.options]}
+
+
+@dataclass
+class Reply:
+    """Everything said in answer to one inbound event: one message, several parts."""
+
+    parts: list[Part] = field(default_factory=list)
+    choices: ChoiceSet | None = None
+
+    def add(self, template: str, **context: Any) -> None:
+        self.parts.append(Part(template, context))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"parts": [{"template": p.template, "context": p.context} for p in self.parts],
+                "choices": self.choices.to_dict() if self.choices else None}
+
+
+@dataclass(frozen=True)
+class StoreCard:
+    """Keep this card as a new version (the service fills ``CardInfo.version_id``)."""
+
+    file: CardFile
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FetchCard:
+    """Fetch the card at this URL, then come back with a ``file`` event."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class Submit:
+    """Create the submission from the answers and hand it to review."""
+
+
+@dataclass(frozen=True)
+class Audit:
+    """One row of the audit log."""
+
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+Effect = StoreCard | FetchCard | Submit | Audit
+
+
+@dataclass
+class StepContext:
+    """What the conversation may consult, passed in so tests can choose it."""
+
+    now: datetime
+    check_card: Callable[[bytes, str | None], Any]
+    card_url_for_location: Callable[[str], str | None] = lambda _location: None
+    submission_status: str | None = None
+
+
+@dataclass
+class StepResult:
+    state: ConversationState
+    reply: Reply
+    effects: list[Effect] = field(default_factory=list)

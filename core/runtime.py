@@ -1,0 +1,100 @@
+"""The one place that builds the parts (database, service, outbox worker, adapters).
+
+Adapters (the e-mail inbox, the Slack app) are found through the ``intake.adapters``
+entry point group, so ``core`` never imports them: each is a factory returning an
+object with ``name``, ``enabled(runtime)``, ``async start(runtime)`` and ``async stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from core.outbox import Deliverer, OutboxWorker
+from core.render import Renderer
+from core.service import CardFetchFailed, IntakeService
+from core.settings import Settings
+from core.storage.database import Database
+
+
+class Adapter(Protocol):
+    name: str
+
+    def enabled(self, runtime: Runtime) -> bool: ...
+
+    async def start(self, runtime: Runtime) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """Everything a running process shares; adapters add their deliverers to it."""
+
+    settings: Settings
+    db: Database
+    service: IntakeService
+    renderer: Renderer
+    deliverers: dict[str, Deliverer] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def worker(self) -> OutboxWorker:
+        return OutboxWorker(self.db, self.deliverers)
+
+
+def _card_functions(settings: Settings) -> dict[str, Any]:
+    """The card check and fetcher from ``core.cards``, bound to the settings' limits."""
+    from core import cards
+
+    def check(data: bytes, filename: str | None) -> Any:
+        return cards.check_card(data, filename, max_bytes=settings.max_card_bytes)
+
+    async def fetch(url: str) -> Any:
+        from core.conversation import CardFile
+
+        try:
+            fetched = await cards.fetch_card(url, max_bytes=settings.max_card_bytes)
+        except cards.CardFetchError as error:
+            raise CardFetchFailed(str(error)) from error
+        return CardFile(filename=fetched.filename, data=fetched.data, source_url=fetched.url)
+
+    return {"check_card": check, "fetch_card": fetch,
+            "card_url_for_location": cards.card_url_for_location}
+
+
+def build_runtime(settings: Settings, db: Database | None = None,
+                  **service_options: Any) -> Runtime:
+    db = db or Database(settings.database_url)
+    options = {**_card_functions(settings), **service_options}
+    service = IntakeService(db, **options)
+    return Runtime(settings=settings, db=db, service=service, renderer=Renderer())
+
+
+def available_adapters() -> dict[str, Any]:
+    """Adapter factories installed with the project, by name (``mail``, ``web``)."""
+    return {ep.name: ep for ep in entry_points(group="intake.adapters")}
+
+
+async def run_parts(runtime: Runtime, names: list[str], with_worker: bool) -> None:
+    """Start the named adapters (and the outbox worker) and run until cancelled."""
+    await runtime.db.upgrade()
+    started: list[Adapter] = []
+    factories = available_adapters()
+    try:
+        for name in names:
+            adapter: Adapter = factories[name].load()()
+            if adapter.enabled(runtime):
+                await adapter.start(runtime)
+                started.append(adapter)
+        if with_worker:
+            worker = runtime.worker()
+            runtime.service.on_enqueued = worker.wakeup.set
+            await worker.run_forever()
+        else:
+            await asyncio.Event().wait()
+    finally:
+        for adapter in reversed(started):
+            await adapter.stop()
+        await runtime.db.dispose()

@@ -1,0 +1,297 @@
+"""The intake service: runs one conversation turn in one transaction.
+
+Load the state (locked), call ``step``, carry out its effects (store the card, create
+the submission, audit), save the state and queue the reply in the outbox, all
+committed together. Fetching a card URL happens after the commit, outside any lock on
+the database, and comes back as a second turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.conversation import (
+    Audit,
+    CardFile,
+    ConversationState,
+    FetchCard,
+    Inbound,
+    Part,
+    Reply,
+    StepContext,
+    StoreCard,
+    Submit,
+    step,
+)
+from core.outbox import enqueue
+from core.storage.database import Database
+from core.storage.models import (
+    AuditEntry,
+    CardVersion,
+    Conversation,
+    InboundEvent,
+    OutboxMessage,
+    Submission,
+    utcnow,
+)
+
+REVIEW_CHANNEL = "review"
+CardFetcher = Callable[[str], Awaitable[CardFile]]
+
+
+class CardFetchFailed(Exception):
+    """Raised by a card fetcher with a reason a contributor can read."""
+
+
+@dataclass(frozen=True)
+class ConversationKey:
+    """Whose conversation: a channel (``slack``, ``mail``, ``chat``) and an id in it."""
+
+    channel: str
+    contributor_id: str
+
+
+@dataclass
+class TurnOutcome:
+    """What one inbound event led to; ``duplicate`` when it had been processed before."""
+
+    duplicate: bool = False
+    state: ConversationState | None = None
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+    submission_reference: str | None = None
+
+
+def format_reference(number: int) -> str:
+    return f"OTDI-{number:04d}"
+
+
+class IntakeService:
+    """The one entry point adapters call with a contributor's event."""
+
+    def __init__(self, db: Database, *, check_card: Callable[[bytes, str | None], Any],
+                 fetch_card: CardFetcher | None = None,
+                 card_url_for_location: Callable[[str], str | None] = lambda _: None,
+                 clock: Callable[[], datetime] = utcnow,
+                 on_enqueued: Callable[[], None] | None = None) -> None:
+        self.db = db
+        self.check_card = check_card
+        self.fetch_card = fetch_card
+        self.card_url_for_location = card_url_for_location
+        self.clock = clock
+        self.on_enqueued = on_enqueued
+        self._locks: dict[ConversationKey, asyncio.Lock] = {}
+
+    def _lock(self, key: ConversationKey) -> asyncio.Lock:
+        # One turn at a time per conversation in this process; across processes the row
+        # lock (PostgreSQL) or SQLite's single writer does the same.
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def handle(self, key: ConversationKey, event: Inbound, *,
+                     source: str | None = None, external_id: str | None = None) -> TurnOutcome:
+        """Process one inbound event; a repeated ``(source, external_id)`` does nothing."""
+        async with self._lock(key):
+            try:
+                outcome, fetches = await self._turn(key, event, source, external_id)
+            except IntegrityError:
+                if external_id is None:
+                    raise
+                return TurnOutcome(duplicate=True)  # a concurrent delivery won the race
+            for fetch in fetches:
+                follow_up = await self._fetch(fetch.url)
+                more, _ = await self._turn(key, follow_up, None, None)
+                outcome.replies += more.replies
+                outcome.outbox_ids += more.outbox_ids
+                outcome.state = more.state
+                outcome.submission_reference = (more.submission_reference
+                                                or outcome.submission_reference)
+        if self.on_enqueued and outcome.outbox_ids:
+            self.on_enqueued()
+        return outcome
+
+    async def _fetch(self, url: str) -> Inbound:
+        if self.fetch_card is None:
+            return Inbound("card_fetch_failed", text="fetching cards by URL is not enabled")
+        try:
+            card = await self.fetch_card(url)
+        except CardFetchFailed as error:
+            return Inbound("card_fetch_failed", text=str(error))
+        return Inbound("file", file=card)
+
+    async def _turn(self, key: ConversationKey, event: Inbound, source: str | None,
+                    external_id: str | None) -> tuple[TurnOutcome, list[FetchCard]]:
+        async with self.db.transaction() as session:
+            if external_id is not None and source is not None:
+                if await self._seen(session, source, external_id):
+                    return TurnOutcome(duplicate=True), []
+                session.add(InboundEvent(source=source, external_id=external_id[:998]))
+                await session.flush()
+            conversation = await self._load_conversation(session, key)
+            state = ConversationState.model_validate(conversation.state or {})
+            status = None
+            if state.submission_id is not None:
+                status = await session.scalar(select(Submission.status).where(
+                    Submission.id == state.submission_id))
+            ctx = StepContext(now=self.clock(), check_card=self.check_card,
+                              card_url_for_location=self.card_url_for_location,
+                              submission_status=status)
+            result = step(state, event, ctx)
+            new_state, reply = result.state, result.reply
+            fetches: list[FetchCard] = []
+            outcome = TurnOutcome(state=new_state)
+            from_state = state.phase
+            for effect in result.effects:
+                if isinstance(effect, StoreCard):
+                    await self._store_card(session, conversation, new_state, effect)
+                elif isinstance(effect, Audit):
+                    await self._audit(session, key, conversation, new_state, effect)
+                elif isinstance(effect, FetchCard):
+                    fetches.append(effect)
+                elif isinstance(effect, Submit):
+                    submission = await self._submit(session, key, conversation, new_state,
+                                                    from_state)
+                    outcome.submission_reference = submission.reference
+                    reply.add("submitted", reference=submission.reference,
+                              name=submission.name, email=submission.email)
+            await self._point_out_name_reuse(session, new_state, result.effects, reply)
+            conversation.state = new_state.model_dump(mode="json")
+            conversation.updated_at = self.clock()
+            payload = reply.to_dict()
+            payload["reference"] = new_state.reference
+            message = enqueue(session, key.channel, key.contributor_id, payload,
+                              submission_id=new_state.submission_id)
+            await session.flush()
+            outcome.replies.append(payload)
+            outcome.outbox_ids.append(message.id)
+            return outcome, fetches
+
+    @staticmethod
+    async def _seen(session: AsyncSession, source: str, external_id: str) -> bool:
+        found = await session.scalar(select(InboundEvent.id).where(
+            InboundEvent.source == source, InboundEvent.external_id == external_id[:998]))
+        return found is not None
+
+    async def _load_conversation(self, session: AsyncSession,
+                                 key: ConversationKey) -> Conversation:
+        """The conversation row, created if new, locked for this transaction."""
+        dialect_insert = sqlite_insert if self.db.is_sqlite else pg_insert
+        now = self.clock()
+        await session.execute(
+            dialect_insert(Conversation)
+            .values(channel=key.channel, contributor_id=key.contributor_id, state={},
+                    created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["channel", "contributor_id"]))
+        query = select(Conversation).where(Conversation.channel == key.channel,
+                                           Conversation.contributor_id == key.contributor_id)
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        return (await session.scalars(query.execution_options(populate_existing=True))).one()
+
+    async def _store_card(self, session: AsyncSession, conversation: Conversation,
+                          state: ConversationState, effect: StoreCard) -> None:
+        report = effect.report
+        version = CardVersion(conversation_id=conversation.id,
+                              submission_id=state.submission_id,
+                              filename=effect.file.filename[:255], content=effect.file.data,
+                              sha256=report.get("sha256", ""), size=len(effect.file.data),
+                              source_url=effect.file.source_url, report=report)
+        session.add(version)
+        await session.flush()
+        if state.card is not None and state.card.sha256 == version.sha256:
+            state.card.version_id = version.id
+        if state.submission_id is not None:
+            submission = await session.get(Submission, state.submission_id)
+            if submission is not None and report.get("readable", True):
+                submission.card_version_id = version.id
+                submission.updated_at = self.clock()
+
+    async def _audit(self, session: AsyncSession, key: ConversationKey,
+                     conversation: Conversation, state: ConversationState,
+                     effect: Audit, from_state: str | None = None,
+                     to_state: str | None = None) -> None:
+        session.add(AuditEntry(submission_id=state.submission_id,
+                               conversation_id=conversation.id, actor=key.contributor_id,
+                               channel=key.channel, action=effect.action,
+                               from_state=from_state, to_state=to_state,
+                               detail=_jsonable(effect.detail), created_at=self.clock()))
+
+    async def _submit(self, session: AsyncSession, key: ConversationKey,
+                      conversation: Conversation, state: ConversationState,
+                      from_state: str) -> Submission:
+        answers = state.answers
+        now = self.clock()
+        submission = Submission(
+            status="submitted", name=answers["name"], location=answers["location"],
+            hosting=answers["hosting"], modalities=list(answers["modalities"]),
+            domain=answers["domain"]["value"],
+            domain_is_suggestion=bool(answers["domain"]["is_suggestion"]),
+            email=answers["email"], consent_at=datetime.fromisoformat(
+                answers["consent"]["at"]),
+            channel=key.channel, contributor_id=key.contributor_id,
+            conversation_id=conversation.id,
+            card_version_id=state.card.version_id if state.card else None,
+            card_url=answers.get("card_url"), reply_token=secrets.token_hex(12),
+            extra={"card_errors_acknowledged": state.card_errors_acknowledged},
+            created_at=now, updated_at=now)
+        session.add(submission)
+        await session.flush()
+        submission.reference = format_reference(submission.id)
+        state.reference = submission.reference
+        state.submission_id = submission.id
+        if state.card and state.card.version_id:
+            version = await session.get(CardVersion, state.card.version_id)
+            if version is not None:
+                version.submission_id = submission.id
+        await self._audit(session, key, conversation, state,
+                          Audit("submitted", {"reference": submission.reference}),
+                          from_state="draft", to_state="submitted")
+        enqueue(session, REVIEW_CHANNEL, REVIEW_CHANNEL,
+                {"kind": "review.open", "reference": submission.reference},
+                submission_id=submission.id)
+        return submission
+
+    async def _point_out_name_reuse(self, session: AsyncSession, state: ConversationState,
+                                    effects: list[Any], reply: Reply) -> None:
+        """A name already used by another submission is pointed out, not refused."""
+        names = [e.detail["value"] for e in effects if isinstance(e, Audit)
+                 and e.action == "field.set" and e.detail.get("field") == "name"]
+        if not names:
+            return
+        query = select(Submission.reference).where(
+            func.lower(Submission.name) == names[-1].lower())
+        if state.submission_id is not None:
+            query = query.where(Submission.id != state.submission_id)
+        others = list((await session.scalars(query.order_by(Submission.id))).all())
+        if others:
+            position = max(len(reply.parts) - 1, 0)
+            reply.parts.insert(position, Part("name_taken", {"name": names[-1],
+                                                             "references": others}))
+
+    async def pending_replies(self, key: ConversationKey) -> list[OutboxMessage]:
+        async with self.db.transaction() as session:
+            rows = await session.scalars(select(OutboxMessage).where(
+                OutboxMessage.channel == key.channel,
+                OutboxMessage.recipient == key.contributor_id,
+                OutboxMessage.status == "pending").order_by(OutboxMessage.id))
+            return list(rows.all())
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

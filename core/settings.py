@@ -1,0 +1,54 @@
+"""Settings from the environment and a ``.env`` file, named as the operator contract says."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Slack is enabled when both its token and secret are set."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite+aiosqlite:///./intake.db",
+                              validation_alias=_env("INTAKE_DATABASE_URL"))
+    smtp_host: str = Field("127.0.0.1", validation_alias=_env("INTAKE_SMTP_HOST"))
+    smtp_port: int = Field(8025, validation_alias=_env("INTAKE_SMTP_PORT"))
+    submit_address: str = Field("data@localhost", validation_alias=_env("INTAKE_SUBMIT_ADDRESS"))
+    relay_host: str = Field("127.0.0.1", validation_alias=_env("INTAKE_RELAY_HOST"))
+    relay_port: int = Field(25, validation_alias=_env("INTAKE_RELAY_PORT"))
+    relay_username: str | None = Field(None, validation_alias=_env("INTAKE_RELAY_USERNAME"))
+    relay_password: str | None = Field(None, validation_alias=_env("INTAKE_RELAY_PASSWORD"))
+    relay_starttls: bool = Field(False, validation_alias=_env("INTAKE_RELAY_STARTTLS"))
+    http_host: str = Field("127.0.0.1", validation_alias=_env("INTAKE_HTTP_HOST"))
+    http_port: int = Field(3000, validation_alias=_env("INTAKE_HTTP_PORT"))
+    slack_bot_token: str | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: str | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: str | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+    review_channel: str | None = Field(None, validation_alias=_env("INTAKE_REVIEW_CHANNEL"))
+    reviewers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("INTAKE_REVIEWERS"))
+    review_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("INTAKE_REVIEW_EMAILS"))
+    max_card_bytes: int = Field(1_048_576, validation_alias=_env("INTAKE_MAX_CARD_BYTES"))
+    max_message_bytes: int = Field(26_214_400, validation_alias=_env("INTAKE_MAX_MESSAGE_BYTES"))
+
+    @field_validator("reviewers", "review_emails", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """Accept ``U1,U2`` or ``U1 U2`` as well as a JSON list."""
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
