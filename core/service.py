@@ -278,6 +278,16 @@ class IntakeService:
             reply.parts.insert(position, Part("name_taken", {"name": names[-1],
                                                              "references": others}))
 
+    async def record(self, *, actor: str, channel: str, action: str,
+                     submission_id: int | None = None, detail: dict[str, Any] | None = None,
+                     from_state: str | None = None, to_state: str | None = None) -> None:
+        """An audit row for something an adapter saw (a bounce, a refused sender)."""
+        async with self.db.transaction() as session:
+            session.add(AuditEntry(submission_id=submission_id, actor=actor, channel=channel,
+                                   action=action, detail=_jsonable(detail or {}),
+                                   from_state=from_state, to_state=to_state,
+                                   created_at=self.clock()))
+
     async def pending_replies(self, key: ConversationKey) -> list[OutboxMessage]:
         async with self.db.transaction() as session:
             rows = await session.scalars(select(OutboxMessage).where(

@@ -63,6 +63,9 @@ class CardFile:
 class Inbound:
     """One thing a contributor did: typed text, sent a file, clicked a choice.
 
+    An e-mail may carry text and a card at once: ``kind="text"`` with ``file`` set is
+    handled as the card first, then the text, in one reply.
+
     ``resume`` is a contributor coming back (a terminal opened, a DM opened): they are
     greeted, or reminded where they left off. ``card_fetch_failed`` is the service
     telling the conversation that the card URL it asked for could not be fetched
@@ -76,6 +79,7 @@ class Inbound:
     values: tuple[str, ...] = ()
     suggested_email: str | None = None
     sender_email: str | None = None  # e-mail: the From address, the default contact
+    ignored_attachments: tuple[str, ...] = ()  # files that came along but are not the card
 
 
 @dataclass

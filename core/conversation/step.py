@@ -80,17 +80,21 @@ def step(state: ConversationState, event: Inbound, ctx: StepContext) -> StepResu
         _after_submission(turn, event)
         return StepResult(turn.state, turn.reply, turn.effects)
 
-    if event.kind == "file" and event.file is not None:
+    if event.ignored_attachments:
+        turn.reply.add("attachments_ignored", names=list(event.ignored_attachments))
+    if event.file is not None:
         _receive_card(turn, event)
+    if event.kind == "file":
+        pass
     elif event.kind == "card_fetch_failed":
         turn.reply.add("card_fetch_failed", reason=event.text)
         _ask(turn, "card")
         return StepResult(turn.state, turn.reply, turn.effects)
     elif event.kind == "choice" and event.field:
         _receive_choice(turn, event.field, list(event.values))
-    else:
-        if _receive_text(turn, clean_text(event.text), greeted=phase in (Phase.NEW,
-                                                                         Phase.CANCELLED)):
+    elif event.kind == "text" and (event.text.strip() or event.file is None):
+        greeted = phase in (Phase.NEW, Phase.CANCELLED)
+        if _receive_text(turn, clean_text(event.text), greeted=greeted):
             return StepResult(turn.state, turn.reply, turn.effects)
     _acknowledge(turn)
     _next_question(turn)
@@ -122,7 +126,7 @@ def _after_submission(turn: _Turn, event: Inbound) -> None:
     """Once submitted, the draft is closed: say where it stands, or start a new one."""
     state = turn.state
     text = clean_text(event.text) if event.kind == "text" else ""
-    if event.kind == "file" and event.file is not None:
+    if event.file is not None:
         report = turn.ctx.check_card(event.file.data, event.file.filename)
         turn.effects.append(StoreCard(event.file, report.to_dict()))
         turn.audit("card.received", filename=event.file.filename, verdict=report.verdict)
