@@ -45,9 +45,14 @@ class Renderer:
             env.filters["slack_escape"] = slack_escape
 
     def render(self, name: str, context: dict[str, Any], flavour: str = "text") -> str:
-        """Render ``name`` (without extension) for ``flavour``, falling back to ``text/``."""
+        """Render ``name`` (no extension) for ``flavour``, falling back to ``text/``.
+
+        A name with a folder (``cli/serving``) is taken as it is.
+        """
         env = self._slack if flavour == "slack" else self._plain
-        template = env.select_template([f"{flavour}/{name}.j2", f"text/{name}.j2"])
+        candidates = ([f"{name}.j2"] if "/" in name
+                      else [f"{flavour}/{name}.j2", f"text/{name}.j2"])
+        template = env.select_template(candidates)
         return template.render(**context).strip()
 
 

@@ -25,7 +25,7 @@ async def complete_up_to_confirm(chat: Transcript) -> str:
     await chat.say("https://huggingface.co/datasets/example/ocean-temps")
     await chat.say("yes")
     await chat.upload("README.md", CARD)
-    await chat.say("text and time series? no, just text")
+    await chat.say("just text")
     await chat.say("Marine")
     await chat.say("ada@example.org")
     return await chat.say("yes, I agree")

@@ -1,0 +1,127 @@
+"""The outbox delivers at least once, retries failures with backoff, and gives up visibly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from core.outbox import OutboundRecord, OutboxWorker, PermanentFailure, RetryLater, enqueue
+from core.storage.database import Database
+from core.storage.models import OutboxMessage
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _queue(db: Database, count: int = 1) -> None:
+    async with db.transaction() as session:
+        for index in range(count):
+            enqueue(session, "test", f"r{index}", {"n": index})
+
+
+async def _rows(db: Database) -> list[OutboxMessage]:
+    async with db.transaction() as session:
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+                    .all())
+
+
+async def test_delivers_in_order_once(db: Database) -> None:
+    await _queue(db, 3)
+    seen: list[int] = []
+
+    async def deliver(record: OutboundRecord) -> None:
+        seen.append(record.payload["n"])
+
+    worker = OutboxWorker(db, {"test": deliver})
+    assert await worker.run_once() == 3
+    assert await worker.run_once() == 0
+    assert seen == [0, 1, 2]
+    assert {row.status for row in await _rows(db)} == {"sent"}
+
+
+async def test_failure_is_retried_after_backoff(db: Database) -> None:
+    await _queue(db)
+    clock = Clock()
+    calls: list[int] = []
+
+    async def flaky(record: OutboundRecord) -> None:
+        calls.append(record.attempts)
+        if len(calls) == 1:
+            raise ConnectionError("relay down")
+
+    worker = OutboxWorker(db, {"test": flaky}, clock=clock)
+    assert await worker.run_once() == 0
+    [row] = await _rows(db)
+    assert row.status == "pending" and "relay down" in row.last_error
+    assert await worker.run_once() == 0  # not due yet
+    clock.now += timedelta(seconds=3)
+    assert await worker.run_once() == 1
+    assert calls == [1, 2]
+
+
+async def test_retry_later_waits_as_told(db: Database) -> None:
+    await _queue(db)
+    clock = Clock()
+
+    async def rate_limited(record: OutboundRecord) -> None:
+        if record.attempts == 1:
+            raise RetryLater(30)
+
+    worker = OutboxWorker(db, {"test": rate_limited}, clock=clock)
+    await worker.run_once()
+    clock.now += timedelta(seconds=29)
+    assert await worker.run_once() == 0
+    clock.now += timedelta(seconds=2)
+    assert await worker.run_once() == 1
+
+
+async def test_permanent_failure_and_exhausted_retries_are_dead(db: Database) -> None:
+    await _queue(db, 2)
+    clock = Clock()
+
+    async def refuse(record: OutboundRecord) -> None:
+        if record.recipient == "r0":
+            raise PermanentFailure("no such user")
+        raise ConnectionError("down")
+
+    worker = OutboxWorker(db, {"test": refuse}, clock=clock, max_attempts=3)
+    for _ in range(4):
+        await worker.run_once()
+        clock.now += timedelta(minutes=20)
+    assert [row.status for row in await _rows(db)] == ["dead", "dead"]
+
+
+async def test_a_crash_mid_delivery_redelivers_after_the_lease(db: Database) -> None:
+    await _queue(db)
+    clock = Clock()
+    worker = OutboxWorker(db, {"test": lambda record: None}, clock=clock)
+    claimed = await worker._claim(10, None)  # claimed, then the process "dies"
+    assert len(claimed) == 1
+    delivered: list[int] = []
+
+    async def deliver(record: OutboundRecord) -> None:
+        delivered.append(record.id)
+
+    restarted = OutboxWorker(db, {"test": deliver}, clock=clock)
+    assert await restarted.run_once() == 0  # still leased
+    clock.now += timedelta(minutes=2)
+    assert await restarted.run_once() == 1
+    assert delivered == [claimed[0].id]
+
+
+async def test_channels_without_a_deliverer_wait(db: Database) -> None:
+    async with db.transaction() as session:
+        enqueue(session, "review", "review", {"kind": "review.open"})
+
+    async def deliver(record: OutboundRecord) -> None:
+        raise AssertionError("not for this worker")
+
+    assert await OutboxWorker(db, {"test": deliver}).run_once() == 0
+    [row] = await _rows(db)
+    assert row.status == "pending"

@@ -1,0 +1,61 @@
+"""The ``intake`` command as an operator and a newcomer use it, in real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CARD = Path(__file__).parent / "data" / "ocean_card.md"
+
+
+def intake(*args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None,
+           ) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).with_name("intake")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "core.cli"]
+    full_env = {**os.environ, "INTAKE_DATABASE_URL": f"sqlite+aiosqlite:///{cwd}/intake.db",
+                **(env or {})}
+    return subprocess.run([*command, *args], input=stdin, capture_output=True, text=True,
+                          cwd=cwd, env=full_env, timeout=120)
+
+
+def test_chat_completes_a_submission_that_show_prints(tmp_path: Path) -> None:
+    session = "\n".join([
+        "Ocean Temperatures", "http://example.org/ocean", "https://example.org/ocean",
+        "yes", f"card: {CARD}", "text, images", "time-series", "ada@example.org",
+        "yes, I agree", "yes",
+    ]) + "\n"
+    chat = intake("chat", "--as", "ada", cwd=tmp_path, stdin=session)
+    assert chat.returncode == 0, chat.stderr
+    assert "https://" in chat.stdout and "is submitted as OTDI-0001" in chat.stdout
+    assert "answers are saved" in chat.stdout  # end of input says how to come back
+
+    listing = intake("submissions", "list", cwd=tmp_path)
+    assert "OTDI-0001" in listing.stdout and "Ocean Temperatures" in listing.stdout
+
+    show = intake("submissions", "show", "OTDI-0001", cwd=tmp_path)
+    assert show.returncode == 0, show.stderr
+    for expected in ("Ocean Temperatures", "https://example.org/ocean",
+                     "AI Alliance hosts it", "Text Only, Images", "Time Series",
+                     "ada@example.org", "ocean_card.md", "field.set", "submitted",
+                     "draft -> submitted", "review"):
+        assert expected in show.stdout, expected
+
+    missing = intake("submissions", "show", "OTDI-0099", cwd=tmp_path)
+    assert missing.returncode == 1 and "No submission OTDI-0099" in missing.stdout
+
+
+def test_chat_resumes_in_a_new_process(tmp_path: Path) -> None:
+    first = intake("chat", "--as", "grace", cwd=tmp_path, stdin="Ocean\n")
+    assert first.returncode == 0
+    second = intake("chat", "--as", "grace", cwd=tmp_path, stdin="")
+    assert "Welcome back" in second.stdout and "https://" in second.stdout
+
+
+def test_db_upgrade_and_unknown_parts(tmp_path: Path) -> None:
+    upgraded = intake("db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0 and "up to date" in upgraded.stdout
+    assert (tmp_path / "intake.db").exists()
+    bad = intake("submissions", "show", "not-a-reference", cwd=tmp_path)
+    assert bad.returncode == 1
