@@ -73,8 +73,14 @@ def build_runtime(settings: Settings, db: Database | None = None,
 
 
 def available_adapters() -> dict[str, Any]:
-    """Adapter factories installed with the project, by name (``mail``, ``web``)."""
-    return {ep.name: ep for ep in entry_points(group="intake.adapters")}
+    """Adapter factories installed with the project and importable, by name."""
+    found: dict[str, Any] = {}
+    for entry_point in entry_points(group="intake.adapters"):
+        try:
+            found[entry_point.name] = entry_point.load()
+        except ImportError:
+            continue  # declared but not installed in this environment
+    return found
 
 
 async def run_parts(runtime: Runtime, names: list[str], with_worker: bool) -> None:
@@ -84,7 +90,7 @@ async def run_parts(runtime: Runtime, names: list[str], with_worker: bool) -> No
     factories = available_adapters()
     try:
         for name in names:
-            adapter: Adapter = factories[name].load()()
+            adapter: Adapter = factories[name]()
             if adapter.enabled(runtime):
                 await adapter.start(runtime)
                 started.append(adapter)
