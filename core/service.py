@@ -28,10 +28,12 @@ from core.conversation import (
     FetchCard,
     Inbound,
     Part,
+    Relay,
     Reply,
     StepContext,
     StoreCard,
     Submit,
+    Withdraw,
     step,
 )
 from core.outbox import enqueue
@@ -151,9 +153,12 @@ class IntakeService:
             fetches: list[FetchCard] = []
             outcome = TurnOutcome(state=new_state)
             from_state = state.phase
+            stored: CardVersion | None = None
             for effect in result.effects:
                 if isinstance(effect, StoreCard):
-                    await self._store_card(session, conversation, new_state, effect)
+                    stored = await self._store_card(session, conversation, new_state, effect)
+                elif isinstance(effect, Relay | Withdraw):
+                    await self._after_submission(session, key, new_state, effect, stored)
                 elif isinstance(effect, Audit):
                     await self._audit(session, key, conversation, new_state, effect)
                 elif isinstance(effect, FetchCard):
@@ -199,7 +204,7 @@ class IntakeService:
         return (await session.scalars(query.execution_options(populate_existing=True))).one()
 
     async def _store_card(self, session: AsyncSession, conversation: Conversation,
-                          state: ConversationState, effect: StoreCard) -> None:
+                          state: ConversationState, effect: StoreCard) -> CardVersion:
         report = effect.report
         version = CardVersion(conversation_id=conversation.id,
                               submission_id=state.submission_id,
@@ -215,6 +220,38 @@ class IntakeService:
             if submission is not None and report.get("readable", True):
                 submission.card_version_id = version.id
                 submission.updated_at = self.clock()
+        return version
+
+    async def _after_submission(self, session: AsyncSession, key: ConversationKey,
+                                state: ConversationState, effect: Relay | Withdraw,
+                                card: CardVersion | None) -> None:
+        """A contributor's word after submitting goes to the reviewers' thread."""
+        submission = await session.get(Submission, state.submission_id,
+                                       with_for_update=not self.db.is_sqlite)
+        if submission is None:
+            return
+        before = submission.status
+        if isinstance(effect, Withdraw):
+            after = "withdrawn"
+            payload: dict[str, Any] = {"kind": "review.status", "status": after,
+                                       "decision": "withdraw", "by": key.contributor_id}
+        else:
+            after = "resubmitted" if before == "changes_requested" else before
+            payload = {"kind": "review.relay", "text": effect.text, "filename": effect.filename,
+                       "card_version_id": card.id if card else None, "report": effect.report,
+                       "from": key.contributor_id, "from_channel": key.channel}
+        if after != before:
+            submission.status = after
+            submission.updated_at = self.clock()
+        session.add(AuditEntry(
+            submission_id=submission.id, actor=key.contributor_id, channel=key.channel,
+            action="withdrawn" if isinstance(effect, Withdraw) else "contributor.message",
+            from_state=before if after != before else None,
+            to_state=after if after != before else None,
+            detail={"text": effect.text[:2000], "filename": effect.filename}
+            if isinstance(effect, Relay) else {}, created_at=self.clock()))
+        enqueue(session, REVIEW_CHANNEL, REVIEW_CHANNEL,
+                {**payload, "reference": submission.reference}, submission_id=submission.id)
 
     async def _audit(self, session: AsyncSession, key: ConversationKey,
                      conversation: Conversation, state: ConversationState,

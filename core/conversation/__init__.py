@@ -10,15 +10,18 @@ from core.conversation.model import (
     Inbound,
     Part,
     Phase,
+    Relay,
     Reply,
     StepContext,
     StepResult,
     StoreCard,
     Submit,
+    Withdraw,
 )
 from core.conversation.step import step
 
 __all__ = [
     "Audit", "CardFile", "CardInfo", "ChoiceSet", "ConversationState", "FetchCard", "Inbound",
-    "Part", "Phase", "Reply", "StepContext", "StepResult", "StoreCard", "Submit", "step",
+    "Part", "Phase", "Relay", "Reply", "StepContext", "StepResult", "StoreCard", "Submit",
+    "Withdraw", "step",
 ]

@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "cancel": "cancel", "abort": "cancel", "quit": "cancel", "stop": "cancel",
     "restart": "restart", "start over": "restart", "reset": "restart",
     "start again": "restart", "new": "restart", "new submission": "restart",
+    "withdraw": "withdraw", "withdraw it": "withdraw", "withdraw my submission": "withdraw",
 }
 
 _CHANGE_RE = re.compile(

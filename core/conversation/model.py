@@ -139,6 +139,20 @@ class Submit:
 
 
 @dataclass(frozen=True)
+class Relay:
+    """Pass what a contributor said after submitting (text, a new card) to the reviewers."""
+
+    text: str
+    filename: str | None = None
+    report: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """The contributor takes their submission back."""
+
+
+@dataclass(frozen=True)
 class Audit:
     """One row of the audit log."""
 
@@ -146,7 +160,7 @@ class Audit:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-Effect = StoreCard | FetchCard | Submit | Audit
+Effect = StoreCard | FetchCard | Submit | Relay | Withdraw | Audit
 
 
 @dataclass

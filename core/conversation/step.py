@@ -27,11 +27,13 @@ from core.conversation.model import (
     FetchCard,
     Inbound,
     Phase,
+    Relay,
     Reply,
     StepContext,
     StepResult,
     StoreCard,
     Submit,
+    Withdraw,
 )
 from core.fields import FIELD_ORDER, FieldError, choices_for, parse_field
 from core.spec import terms
@@ -122,26 +124,53 @@ def _resume(turn: _Turn) -> None:
         _repeat_question(turn)
 
 
+FINAL_STATUSES = ("approved", "rejected", "withdrawn")
+
+
 def _after_submission(turn: _Turn, event: Inbound) -> None:
-    """Once submitted, the draft is closed: say where it stands, or start a new one."""
+    """Once submitted, what the contributor says goes to the reviewers' thread.
+
+    Commands still work (``status``, ``help``, ``withdraw``, ``new``); a new card is
+    stored as a new version and checked, and reviewers see it with its report.
+    """
     state = turn.state
     text = clean_text(event.text) if event.kind == "text" else ""
-    if event.file is not None:
-        report = turn.ctx.check_card(event.file.data, event.file.filename)
-        turn.effects.append(StoreCard(event.file, report.to_dict()))
-        turn.audit("card.received", filename=event.file.filename, verdict=report.verdict)
-        turn.reply.add("card_added_to_submission", reference=state.reference,
-                       filename=event.file.filename, report=report.to_dict())
-        return
-    if command_of(text) == "restart":
+    status = turn.ctx.submission_status or "submitted"
+    command = command_of(text)
+    if event.file is None and command == "restart":
         turn.audit("conversation.restarted", after=state.reference)
         _start(turn, greet=True)
         _next_question(turn)
         return
-    if command_of(text) == "help":
-        turn.reply.add("help", phase=str(state.phase), asking=None)
-    turn.reply.add("already_submitted", reference=state.reference,
-                   status=turn.ctx.submission_status or "submitted")
+    if event.file is None and command in ("help", "status", "summary"):
+        if command == "help":
+            turn.reply.add("help", phase=str(state.phase), asking=None)
+        turn.reply.add("already_submitted", reference=state.reference, status=status)
+        return
+    if event.file is None and command in ("withdraw", "cancel"):
+        if status in FINAL_STATUSES:
+            turn.reply.add("already_submitted", reference=state.reference, status=status)
+            return
+        turn.effects.append(Withdraw())
+        turn.reply.add("withdrawn", reference=state.reference)
+        return
+    report: dict[str, Any] | None = None
+    if event.file is not None:
+        checked = turn.ctx.check_card(event.file.data, event.file.filename)
+        report = checked.to_dict()
+        turn.effects.append(StoreCard(event.file, report))
+        turn.audit("card.received", filename=event.file.filename, verdict=checked.verdict)
+        turn.reply.add("card_added_to_submission", reference=state.reference,
+                       filename=event.file.filename, report=report)
+    if not text and report is None:
+        if event.kind == "choice" or event.ignored_attachments:
+            turn.reply.add("already_submitted", reference=state.reference, status=status)
+        else:
+            turn.reply.add("empty_message")
+        return
+    turn.effects.append(Relay(text, event.file.filename if event.file else None, report))
+    if text:
+        turn.reply.add("relayed_to_reviewers", reference=state.reference, status=status)
 
 
 def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
@@ -204,7 +233,7 @@ def _run_command(turn: _Turn, command: str) -> bool:
     elif command == "summary":
         turn.reply.add("summary", **_summary_context(state))
         _repeat_question(turn)
-    elif command == "cancel":
+    elif command in ("cancel", "withdraw"):
         turn.audit("conversation.cancelled", answers=sorted(state.answers))
         state.phase = Phase.CANCELLED
         state.asking = None

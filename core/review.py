@@ -1,0 +1,202 @@
+"""Reviewer decisions on submissions: who may decide, which transitions exist, who is told.
+
+Channel-neutral: the Slack and e-mail review adapters call ``ReviewDesk`` with a
+``Reviewer`` and whether the channel's policy counts them as a reviewer; the desk
+checks the rest (own submission, state), writes the audit row and queues the messages
+(the contributor on their channel, the review thread) in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+
+from core.outbox import enqueue
+from core.service import REVIEW_CHANNEL
+from core.storage.database import Database
+from core.storage.models import AuditEntry, Submission, utcnow
+
+
+class Status(StrEnum):
+    """DESIGN.md section 5: draft -> submitted -> in_review -> changes_requested ->
+    (resubmitted) -> approved | rejected | withdrawn."""
+
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    CHANGES_REQUESTED = "changes_requested"
+    RESUBMITTED = "resubmitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    CHANGES = "changes"
+    REJECT = "reject"
+    ASK = "ask"
+
+
+OPEN = {Status.SUBMITTED, Status.IN_REVIEW, Status.CHANGES_REQUESTED, Status.RESUBMITTED}
+FINAL = {Status.APPROVED, Status.REJECTED, Status.WITHDRAWN}
+OUTCOME: dict[Decision, Status | None] = {
+    Decision.APPROVE: Status.APPROVED, Decision.CHANGES: Status.CHANGES_REQUESTED,
+    Decision.REJECT: Status.REJECTED, Decision.ASK: None,
+}
+NEEDS_TEXT = {Decision.CHANGES, Decision.REJECT, Decision.ASK}
+CONTRIBUTOR_TEMPLATE = {
+    Decision.APPROVE: "decision_approved", Decision.CHANGES: "decision_changes_requested",
+    Decision.REJECT: "decision_rejected", Decision.ASK: "reviewer_question",
+}
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Someone acting on a submission: a Slack user id or an e-mail address."""
+
+    id: str
+    channel: str
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """``refused`` names the template explaining why (``review_refused_*``)."""
+
+    reference: str
+    status: str
+    applied: bool
+    refused: str | None = None
+    decided_by: str | None = None
+
+
+def parse_decision(text: str) -> tuple[Decision, str] | None:
+    """A reviewer's e-mail or thread line: ``approve``, ``changes: ...``, ``reject: ...``,
+    ``ask: ...`` (case-insensitive; ``request changes``/``question`` accepted)."""
+    first, _, rest = text.strip().partition("\n")
+    head, sep, tail = first.partition(":")
+    word = head.strip().lower().rstrip(".!")
+    aliases = {"approve": Decision.APPROVE, "approved": Decision.APPROVE,
+               "changes": Decision.CHANGES, "request changes": Decision.CHANGES,
+               "changes requested": Decision.CHANGES, "reject": Decision.REJECT,
+               "rejected": Decision.REJECT, "ask": Decision.ASK, "question": Decision.ASK}
+    if word not in aliases:
+        return None
+    body = (tail if sep else "").strip()
+    if rest.strip():
+        body = f"{body}\n{rest.strip()}".strip()
+    return aliases[word], body
+
+
+class ReviewDesk:
+    """Applies reviewer decisions exactly once and tells everyone concerned."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def _locked(self, session: Any, reference: str) -> Submission | None:
+        query = select(Submission).where(Submission.reference == reference)
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        return await session.scalar(query)
+
+    async def decide(self, reference: str, reviewer: Reviewer, decision: Decision,
+                     text: str = "", *, is_reviewer: bool) -> DecisionResult:
+        """Apply one decision; a second click or a concurrent one is refused, not doubled."""
+        text = text.strip()
+        async with self.db.transaction() as session:
+            submission = await self._locked(session, reference)
+            if submission is None:
+                return DecisionResult(reference, "", False, "review_refused_unknown")
+            status = Status(submission.status)
+
+            def refuse(reason: str, by: str | None = None) -> DecisionResult:
+                return DecisionResult(reference, status, False, reason, by)
+
+            if not is_reviewer:
+                return refuse("review_refused_not_reviewer")
+            if _is_contributor(submission, reviewer):
+                return refuse("review_refused_own_submission")
+            if status in FINAL:
+                return refuse("review_refused_already_decided",
+                              await self._decided_by(session, submission))
+            if decision in NEEDS_TEXT and not text:
+                return refuse("review_refused_needs_text")
+            target = OUTCOME[decision]
+            new_status = target or status
+            submission.status = new_status
+            submission.updated_at = self.clock()
+            session.add(AuditEntry(
+                submission_id=submission.id, actor=reviewer.id, channel=reviewer.channel,
+                action=f"review.{decision}", from_state=status if target else None,
+                to_state=new_status if target else None,
+                detail={"text": text[:4000], "reviewer": reviewer.name or reviewer.id},
+                created_at=self.clock()))
+            context = {"reference": reference, "name": submission.name, "text": text,
+                       "hosting": submission.hosting, "domain": submission.domain,
+                       "domain_is_suggestion": submission.domain_is_suggestion,
+                       "modalities": list(submission.modalities)}
+            enqueue(session, submission.channel, submission.contributor_id,
+                    {"parts": [{"template": CONTRIBUTOR_TEMPLATE[decision],
+                                "context": context}],
+                     "choices": None, "reference": reference},
+                    submission_id=submission.id)
+            enqueue(session, REVIEW_CHANNEL, REVIEW_CHANNEL,
+                    {"kind": "review.status", "reference": reference, "status": new_status,
+                     "decision": str(decision), "by": reviewer.name or reviewer.id,
+                     "by_id": reviewer.id, "text": text}, submission_id=submission.id)
+            return DecisionResult(reference, new_status, True)
+
+    async def thread_opened(self, reference: str, thread: dict[str, Any]) -> None:
+        """The review thread exists: remember where, and the submission is in review."""
+        async with self.db.transaction() as session:
+            submission = await self._locked(session, reference)
+            if submission is None:
+                return
+            submission.extra = {**(submission.extra or {}), "review_thread": thread}
+            if submission.status == Status.SUBMITTED:
+                submission.status = Status.IN_REVIEW
+                session.add(AuditEntry(
+                    submission_id=submission.id, actor="intake", channel=REVIEW_CHANNEL,
+                    action="review.thread_opened", from_state=Status.SUBMITTED,
+                    to_state=Status.IN_REVIEW, detail=thread, created_at=self.clock()))
+
+    async def thread_of(self, reference: str) -> dict[str, Any] | None:
+        async with self.db.transaction() as session:
+            submission = await session.scalar(
+                select(Submission).where(Submission.reference == reference))
+            return (submission.extra or {}).get("review_thread") if submission else None
+
+    async def submission_for_thread(self, key: str, value: str) -> str | None:
+        """The reference whose review thread has ``thread[key] == value`` (a Slack ts)."""
+        async with self.db.transaction() as session:
+            rows = await session.execute(select(Submission.reference, Submission.extra))
+            for reference, extra in rows:
+                if ((extra or {}).get("review_thread") or {}).get(key) == value:
+                    return reference
+        return None
+
+    @staticmethod
+    async def _decided_by(session: Any, submission: Submission) -> str | None:
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.submission_id == submission.id,
+                                     AuditEntry.to_state == submission.status)
+            .order_by(AuditEntry.id.desc()).limit(1))
+        return (entry.detail or {}).get("reviewer") or entry.actor if entry else None
+
+
+def _is_contributor(submission: Submission, reviewer: Reviewer) -> bool:
+    """A contributor never reviews their own submission, on any channel."""
+    if reviewer.channel == submission.channel and reviewer.id == submission.contributor_id:
+        return True
+    email = (reviewer.email or "").lower()
+    return bool(email) and email in (submission.email.lower(),
+                                     submission.contributor_id.lower())
+
