@@ -36,10 +36,7 @@ async def submission_details(db: Database, reference: str) -> dict[str, Any] | N
             select(CardVersion).where(CardVersion.submission_id == submission.id)
             .order_by(CardVersion.id))).all()
         history = (await session.scalars(
-            select(AuditEntry).where(
-                (AuditEntry.submission_id == submission.id)
-                | ((AuditEntry.conversation_id == submission.conversation_id)
-                   & (AuditEntry.created_at <= submission.created_at)))
+            select(AuditEntry).where(AuditEntry.submission_id == submission.id)
             .order_by(AuditEntry.id))).all()
         messages = (await session.scalars(
             select(OutboxMessage).where(OutboxMessage.submission_id == submission.id)

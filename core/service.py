@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -290,6 +290,10 @@ class IntakeService:
             version = await session.get(CardVersion, state.card.version_id)
             if version is not None:
                 version.submission_id = submission.id
+        # The draft's history (its answers, its cards) becomes the submission's history.
+        await session.execute(update(AuditEntry).where(
+            AuditEntry.conversation_id == conversation.id,
+            AuditEntry.submission_id.is_(None)).values(submission_id=submission.id))
         await self._audit(session, key, conversation, state,
                           Audit("submitted", {"reference": submission.reference}),
                           from_state="draft", to_state="submitted")
