@@ -1,0 +1,90 @@
+"""Hugging Face task ids (the Hub's pipeline types) and their sub-task ids.
+
+From ``PIPELINE_DATA`` in huggingface.js ``packages/tasks/src/pipelines.ts``, the
+list the Hub validates ``task_categories`` against; sub-task ids belong in
+``task_ids``, so a sub-task written as a category gets a pointed hint.
+"""
+
+from __future__ import annotations
+
+TASK_SUBTASKS: dict[str, tuple[str, ...]] = {
+    "biology": (),
+    "text-classification": (
+        "acceptability-classification", "entity-linking-classification", "fact-checking",
+        "intent-classification", "language-identification", "multi-class-classification",
+        "multi-label-classification", "multi-input-text-classification",
+        "natural-language-inference", "semantic-similarity-classification",
+        "sentiment-classification", "topic-classification", "semantic-similarity-scoring",
+        "sentiment-scoring", "sentiment-analysis", "hate-speech-detection", "text-scoring"),
+    "token-classification": (
+        "named-entity-recognition", "part-of-speech", "parsing", "lemmatization",
+        "word-sense-disambiguation", "coreference-resolution"),
+    "table-question-answering": (),
+    "question-answering": ("extractive-qa", "open-domain-qa", "closed-domain-qa"),
+    "zero-shot-classification": (),
+    "translation": (),
+    "summarization": ("news-articles-summarization", "news-articles-headline-generation"),
+    "feature-extraction": (),
+    "text-generation": ("dialogue-modeling", "dialogue-generation", "conversational",
+                        "language-modeling"),
+    "text2text-generation": (
+        "text-simplification", "explanation-generation", "abstractive-qa",
+        "open-domain-abstractive-qa", "closed-domain-qa", "open-book-qa", "closed-book-qa"),
+    "fill-mask": ("slot-filling", "masked-language-modeling"),
+    "sentence-similarity": (),
+    "text-to-speech": (),
+    "text-to-audio": (),
+    "automatic-speech-recognition": (),
+    "audio-to-audio": (),
+    "audio-classification": (
+        "keyword-spotting", "speaker-identification", "audio-intent-classification",
+        "audio-emotion-recognition", "audio-language-identification"),
+    "audio-text-to-text": (),
+    "voice-activity-detection": (),
+    "depth-estimation": (),
+    "image-classification": ("multi-label-image-classification",
+                             "multi-class-image-classification"),
+    "object-detection": ("face-detection", "vehicle-detection"),
+    "image-segmentation": ("instance-segmentation", "semantic-segmentation",
+                           "panoptic-segmentation"),
+    "text-to-image": (),
+    "image-to-text": ("image-captioning",),
+    "image-to-image": ("image-inpainting", "image-colorization", "super-resolution"),
+    "image-to-video": (),
+    "unconditional-image-generation": (),
+    "video-classification": (),
+    "reinforcement-learning": (),
+    "robotics": ("grasping", "task-planning"),
+    "tabular-classification": ("tabular-multi-class-classification",
+                               "tabular-multi-label-classification"),
+    "tabular-regression": ("tabular-single-column-regression",),
+    "tabular-to-text": ("rdf-to-text",),
+    "table-to-text": (),
+    "multiple-choice": ("multiple-choice-qa", "multiple-choice-coreference-resolution"),
+    "text-ranking": (),
+    "text-retrieval": ("document-retrieval", "utterance-retrieval",
+                       "entity-linking-retrieval", "fact-checking-retrieval"),
+    "time-series-forecasting": ("univariate-time-series-forecasting",
+                                "multivariate-time-series-forecasting"),
+    "text-to-video": (),
+    "image-text-to-text": (),
+    "visual-question-answering": ("visual-question-answering",),
+    "document-question-answering": ("document-question-answering",),
+    "zero-shot-image-classification": (),
+    "graph-ml": (),
+    "mask-generation": (),
+    "zero-shot-object-detection": (),
+    "text-to-3d": (),
+    "image-to-3d": (),
+    "image-feature-extraction": (),
+    "video-text-to-text": (),
+    "keypoint-detection": ("pose-estimation",),
+    "visual-document-retrieval": (),
+    "any-to-any": (),
+    "other": (),
+}
+
+TASK_IDS: frozenset[str] = frozenset(TASK_SUBTASKS)
+SUBTASK_PARENT: dict[str, str] = {
+    sub: task for task, subs in TASK_SUBTASKS.items() for sub in subs if sub not in TASK_SUBTASKS
+}
