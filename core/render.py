@@ -43,6 +43,15 @@ class Renderer:
         self._slack = Environment(loader=loader, finalize=_slack_finalize, **common)
         for env in (self._plain, self._slack):
             env.filters["slack_escape"] = slack_escape
+        self._plain.filters["card_report"] = lambda report: self._card_report(report, "text")
+        self._slack.filters["card_report"] = lambda report: SafeForSlack(
+            self._card_report(report, "slack"))
+
+    def _card_report(self, report: dict[str, Any], flavour: str) -> str:
+        """A stored card report (``CardReport.to_dict()``) as the card check presents it."""
+        from core.cards import CardReport, render_report  # core.cards renders through us
+
+        return render_report(CardReport.from_dict(report), self, flavour)
 
     def render(self, name: str, context: dict[str, Any], flavour: str = "text") -> str:
         """Render ``name`` (no extension) for ``flavour``, falling back to ``text/``.

@@ -53,7 +53,7 @@ async def test_one_field_at_a_time_to_a_submission(chat: Transcript, db) -> None
 
     answer = await chat.upload("README.md", CARD)
     assert "README.md" in answer
-    assert "passes" in answer
+    assert "PASSES" in answer
     assert "modalities" in answer.lower()
 
     answer = await chat.say("1")
