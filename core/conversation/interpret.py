@@ -125,6 +125,17 @@ def numbered_choices(text: str, offered: list[str]) -> list[str] | None:
     return picked
 
 
+_GREETING = re.compile(
+    r"^(?:hi+|hello+|hey+|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day)|"
+    r"hallo|bonjour|hola|ciao|salut|moin)(?: there| all| team| bot| intake)?$"
+)
+
+
+def is_greeting(text: str) -> bool:
+    """"hi", "hello there", "good morning": a greeting, never an answer."""
+    return len(text) <= 40 and bool(_GREETING.match(normalise(text)))
+
+
 _YES = {"yes", "y", "yep", "yeah", "yes please", "ok", "okay", "sure", "correct", "right",
         "confirm", "confirmed", "submit", "send", "send it", "submit it", "go", "go ahead",
         "looks good", "that's right", "thats right", "yes submit", "yes, submit", "lgtm",

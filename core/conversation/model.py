@@ -42,6 +42,7 @@ class ConversationState(BaseModel):
     answers: dict[str, Any] = Field(default_factory=dict)
     card: CardInfo | None = None
     pending_domain: str | None = None
+    suggestion: dict[str, str] | None = None  # "Did you mean https://...?": a "yes" takes it
     offered: list[str] = Field(default_factory=list)
     suggested_email: str | None = None
     card_errors_acknowledged: bool = False

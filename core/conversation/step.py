@@ -14,6 +14,7 @@ from core.conversation.interpret import (
     clean_text,
     command_of,
     field_pairs,
+    is_greeting,
     normalise,
     numbered_choices,
     yes_or_no,
@@ -200,6 +201,15 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
     if greeted:
         return False  # a first "hello" or "I have a dataset" is not an answer yet
     asking = state.asking
+    if is_greeting(text):
+        turn.reply.add("greeting_again")
+        _repeat_question(turn)
+        return True
+    suggestion = state.suggestion
+    state.suggestion = None
+    if suggestion and suggestion["field"] == asking and yes_or_no(text) is True:
+        _apply(turn, asking, suggestion["value"])
+        return False
     if asking == CONFIRM:
         return _confirm(turn, text)
     if asking == DOMAIN_SUGGESTION:
@@ -271,6 +281,8 @@ def _apply(turn: _Turn, field: str, text: str, *, from_pairs: bool = False,
         parsed = parse_field(field, text)
     except FieldError as error:
         turn.reply.add("field_error", field=error.field, code=error.code, **error.context)
+        if isinstance(error.context.get("suggestion"), str):
+            state.suggestion = {"field": field, "value": error.context["suggestion"]}
         if state.asking != field:
             state.asking = field
         return

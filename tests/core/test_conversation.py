@@ -238,3 +238,20 @@ async def test_the_same_event_twice_is_processed_once(db) -> None:
     assert not first.duplicate and again.duplicate
     async with db.transaction() as session:
         assert len((await session.scalars(select(OutboxMessage))).all()) == 1
+
+
+async def test_a_greeting_is_not_an_answer(chat: Transcript) -> None:
+    await chat.say("hello")
+    answer = await chat.say("hey there")
+    assert "name of the dataset" in answer
+    assert "name" not in (await chat.state()).answers
+
+
+async def test_yes_takes_the_suggested_link(chat: Transcript) -> None:
+    await chat.say("name: Birds")
+    answer = await chat.say("http://example.org/birds")
+    assert 'Answer "yes"' in answer
+    answer = await chat.say("yes")
+    assert "Dataset location: https://example.org/birds" in answer
+    answer = await chat.say("www.example.org")  # no pending suggestion for hosting
+    assert "hosting" in (await chat.state()).asking
