@@ -43,6 +43,10 @@ class Renderer:
         self._slack = Environment(loader=loader, finalize=_slack_finalize, **common)
         for env in (self._plain, self._slack):
             env.filters["slack_escape"] = slack_escape
+        self._plain.filters["link"] = lambda url, label=None: (
+            f"{label} <{url}>" if label and label != url else str(url))
+        self._slack.filters["link"] = lambda url, label=None: SafeForSlack(
+            f"<{slack_escape(url)}|{slack_escape(label or url)}>")
         self._plain.filters["card_report"] = lambda report: self._card_report(report, "text")
         self._slack.filters["card_report"] = lambda report: SafeForSlack(
             self._card_report(report, "slack"))

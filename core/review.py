@@ -19,7 +19,7 @@ from sqlalchemy import select
 from core.outbox import enqueue
 from core.service import REVIEW_CHANNEL
 from core.storage.database import Database
-from core.storage.models import AuditEntry, Submission, utcnow
+from core.storage.models import AuditEntry, CardVersion, Submission, utcnow
 
 
 class Status(StrEnum):
@@ -41,6 +41,9 @@ class Decision(StrEnum):
     REJECT = "reject"
     ASK = "ask"
 
+
+# A reviewer's thread reply that starts with this goes to the contributor (as a question).
+CONTRIBUTOR_PREFIX = "to contributor:"
 
 OPEN = {Status.SUBMITTED, Status.IN_REVIEW, Status.CHANGES_REQUESTED, Status.RESUBMITTED}
 FINAL = {Status.APPROVED, Status.REJECTED, Status.WITHDRAWN}
@@ -182,6 +185,28 @@ class ReviewDesk:
                 if ((extra or {}).get("review_thread") or {}).get(key) == value:
                     return reference
         return None
+
+    async def context(self, reference: str) -> dict[str, Any] | None:
+        """What a review thread shows: the submission, its current card and its report."""
+        async with self.db.transaction() as session:
+            submission = await session.scalar(
+                select(Submission).where(Submission.reference == reference))
+            if submission is None:
+                return None
+            card = (await session.get(CardVersion, submission.card_version_id)
+                    if submission.card_version_id else None)
+            return {
+                "reference": reference, "name": submission.name,
+                "location": submission.location, "hosting": submission.hosting,
+                "modalities": list(submission.modalities), "domain": submission.domain,
+                "domain_is_suggestion": submission.domain_is_suggestion,
+                "email": submission.email, "contributor": submission.contributor_id,
+                "channel": submission.channel, "status": submission.status,
+                "card_url": submission.card_url,
+                "card": {"id": card.id, "filename": card.filename, "content": card.content,
+                         "report": card.report} if card else None,
+                "decision_prefix": CONTRIBUTOR_PREFIX,
+            }
 
     @staticmethod
     async def _decided_by(session: Any, submission: Submission) -> str | None:
