@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=320), nullable=True),
         sa.Column("contributor_id", sa.String(length=320), nullable=True),
         sa.Column("subject", sa.Text(), nullable=True),
+        sa.Column("thread_ids", sa.JSON(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,82 @@
+"""E-mail habits around ``Key: value`` lines, smoothed before the core reads them.
+
+Labels copied from the OTDI form that the core does not know are renamed.
+In a message, a value ends with its line: prose after the lines ("The card is attached.",
+"Best, Ada") is not part of the last value. A value may sit on the line below an empty
+key. Empty ``Key:`` lines are our own reply's form left unfilled, except the card's: in
+the OTDI site's mailto message an empty ``dataset-card:`` means "the README at the
+dataset's location".
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.conversation.interpret import FIELD_ALIASES
+
+# Labels people copy from the OTDI form or write by habit that the core does not know
+# (yet): rewritten to one it knows before the text is handed over.
+MAIL_LABELS: dict[str, str] = {
+    "i want the ai alliance to host this dataset": "hosting",
+    "ai alliance hosting": "hosting", "hosted by the ai alliance": "hosting",
+    "email address": "email", "e-mail address": "email", "your email": "email",
+    "your e-mail": "email", "contact email address": "email", "contact e-mail address": "email",
+    "dataset card url": "card", "dataset card link": "card", "card link": "card",
+    "link to the dataset card": "card", "dataset domain": "domain", "domain specialty": "domain",
+    "dataset modalities": "modalities", "i agree to the terms": "consent",
+    "agreement": "consent",
+}
+_LABELS = {**{alias: alias for alias in FIELD_ALIASES}, **MAIL_LABELS}
+_ALIASES = "|".join(re.escape(alias).replace(r"\ ", r"[ \t]+")
+                    for alias in sorted(_LABELS, key=len, reverse=True))
+_PAIR_LINE = re.compile(rf"^[ \t*_>-]*({_ALIASES})[ \t*_]*[:=](.*)$", re.IGNORECASE)
+
+
+def _field(label: str) -> str:
+    label = re.sub(r"\s+", " ", label.lower())
+    return FIELD_ALIASES.get(label) or MAIL_LABELS[label]
+
+
+def field_of(line: str) -> tuple[str, str] | None:
+    """(field, value) when the line is a ``Key: value`` line."""
+    match = _PAIR_LINE.match(line)
+    if not match:
+        return None
+    return _field(match.group(1)), match.group(2).strip()
+
+
+def _canonical(line: str) -> str:
+    """A line with a label only e-mail knows, rewritten with the core's name for the field."""
+    match = _PAIR_LINE.match(line)
+    if match is None or re.sub(r"\s+", " ", match.group(1).lower()) in FIELD_ALIASES:
+        return line
+    return f"{_field(match.group(1))}:{match.group(2)}"  # a field's name is an alias too
+
+
+def has_pairs(text: str) -> bool:
+    return any(field_of(line) for line in text.split("\n"))
+
+
+def tidy_answers(text: str) -> str:
+    """Only the ``Key: value`` lines (and a value on the line under its key), when there are any."""
+    lines = text.split("\n")
+    if not any(field_of(line) for line in lines):
+        return text
+    kept: list[str] = []
+    waiting = False  # the last key line had no value: the next line may hold it
+    for line in lines:
+        pair = field_of(line)
+        if pair is not None:
+            field, value = pair
+            if value or field == "card":
+                kept.append(_canonical(line))
+                waiting = False
+            else:
+                waiting = True
+                pending = _canonical(line)
+        elif waiting and line.strip():
+            kept.append(f"{pending.rstrip()} {line.strip()}")
+            waiting = False
+        elif not line.strip():
+            waiting = False
+    return "\n".join(kept)

@@ -1,0 +1,105 @@
+"""An outbox payload as an e-mail: subject, body and the headers that thread and calm robots.
+
+The words come from ``templates/mail/`` (falling back to ``templates/text/``); here only
+the envelope is assembled.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+from core.fields import FIELD_ORDER
+from core.render import Renderer, render_reply
+
+_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|tr|rif)\s*(?:\[\d+\])?\s*:|\[otdi[^\]]*\])\s*",
+                     re.IGNORECASE)
+FILL_IN_LEAVES_OUT = ("consent", "email")  # consent needs the terms shown; e-mail we know
+
+
+def original_subject(subject: str) -> str:
+    """The subject without ``Re:``/``Fwd:``/``[OTDI-0042]`` prefixes, on one line."""
+    subject = " ".join(subject.split())[:300]
+    previous = None
+    while previous != subject:
+        previous = subject
+        subject = _PREFIX.sub("", subject)
+    return subject[:150]
+
+
+def missing_fields(state: dict[str, Any]) -> list[str]:
+    """Fields the conversation still needs, in the form's order."""
+    answers = state.get("answers") or {}
+    missing = [f for f in FIELD_ORDER if f not in answers]
+    if "card" in missing and answers.get("card_url"):
+        missing.remove("card")
+    return missing
+
+
+@dataclass
+class Letter:
+    """Everything about one reply that is not its transport."""
+
+    recipient: str
+    subject: str
+    body: str
+    reply_to: str
+    message_id: str
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+
+
+def render_letter(renderer: Renderer, payload: dict[str, Any], *, phase: str | None,
+                  missing: list[str], subject: str, reply_to: str,
+                  submit_address: str) -> tuple[str, str]:
+    """(subject, body) of a reply: the conversation's parts, then how to answer by e-mail."""
+    reference = payload.get("reference")
+    text = render_reply(renderer, payload, "mail")
+    fill_in = [f for f in missing if f not in FILL_IN_LEAVES_OUT]
+    context = {"text": text, "reference": reference, "phase": phase, "missing": missing,
+               "fill_in": fill_in if phase == "collecting" and len(fill_in) > 1 else [],
+               "reply_to": reply_to, "submit_address": submit_address,
+               "notice": (payload.get("mail") or {}).get("kind") == "notice"}
+    title = renderer.render("subject", {"reference": reference,
+                                        "original": original_subject(subject)}, "mail")
+    return " ".join(title.split()), renderer.render("body", context, "mail") + "\n"
+
+
+def build_message(letter: Letter, *, from_name: str, from_address: str,
+                  when: datetime) -> EmailMessage:
+    """The MIME message; ``Auto-Submitted`` tells other robots not to answer it."""
+    message = EmailMessage()
+    message["From"] = Address(display_name=from_name, addr_spec=from_address)
+    message["To"] = letter.recipient
+    message["Subject"] = letter.subject
+    message["Reply-To"] = letter.reply_to
+    message["Date"] = format_datetime(when)
+    message["Message-ID"] = letter.message_id
+    if letter.in_reply_to:
+        message["In-Reply-To"] = letter.in_reply_to
+    if letter.references:
+        message["References"] = " ".join(dict.fromkeys(letter.references))
+    message["Auto-Submitted"] = "auto-replied"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(letter.body)
+    return message
+
+
+def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several replies to one message as one: every part, but only the last question."""
+    if len(payloads) == 1:
+        return payloads[0]
+    parts: list[dict[str, Any]] = []
+    for index, payload in enumerate(payloads):
+        last = index == len(payloads) - 1
+        parts += [part for part in payload.get("parts", [])
+                  if last or part.get("template") != "ask"]
+    merged = {**payloads[-1], "parts": parts}
+    merged["reference"] = next((p["reference"] for p in reversed(payloads)
+                                if p.get("reference")), None)
+    return merged
