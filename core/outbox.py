@@ -130,6 +130,8 @@ class OutboxWorker:
         """Poll for due messages; ``wakeup`` lets a producer in this process skip the wait."""
         while True:
             await self.run_once()
+            # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=poll_seconds)
+                async with asyncio.timeout(poll_seconds):
+                    await self.wakeup.wait()
             self.wakeup.clear()

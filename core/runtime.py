@@ -24,6 +24,10 @@ class Adapter(Protocol):
 
     def enabled(self, runtime: Runtime) -> bool: ...
 
+    def register(self, runtime: Runtime) -> object:
+        """Add this adapter's outbox deliverers to ``runtime.deliverers`` (no servers)."""
+        ...
+
     async def start(self, runtime: Runtime) -> None: ...
 
     async def stop(self) -> None: ...
@@ -84,16 +88,24 @@ def available_adapters() -> dict[str, Any]:
 
 
 async def run_parts(runtime: Runtime, names: list[str], with_worker: bool) -> None:
-    """Start the named adapters (and the outbox worker) and run until cancelled."""
+    """Start the named adapters (and the outbox worker) and run until cancelled.
+
+    The worker delivers for every enabled adapter, started here or not, so the
+    Procfile's separate ``worker`` process sends both e-mail and Slack messages.
+    """
     await runtime.db.upgrade()
     started: list[Adapter] = []
     factories = available_adapters()
     try:
-        for name in names:
-            adapter: Adapter = factories[name]()
-            if adapter.enabled(runtime):
+        for name, factory in factories.items():
+            adapter: Adapter = factory()
+            if not adapter.enabled(runtime):
+                continue
+            if name in names:
                 await adapter.start(runtime)
                 started.append(adapter)
+            elif with_worker:
+                adapter.register(runtime)  # `intake worker` delivers for every channel
         if with_worker:
             worker = runtime.worker()
             runtime.service.on_enqueued = worker.wakeup.set

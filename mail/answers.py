@@ -14,18 +14,9 @@ import re
 
 from core.conversation.interpret import FIELD_ALIASES
 
-# Labels people copy from the OTDI form or write by habit that the core does not know
-# (yet): rewritten to one it knows before the text is handed over.
-MAIL_LABELS: dict[str, str] = {
-    "i want the ai alliance to host this dataset": "hosting",
-    "ai alliance hosting": "hosting", "hosted by the ai alliance": "hosting",
-    "email address": "email", "e-mail address": "email", "your email": "email",
-    "your e-mail": "email", "contact email address": "email", "contact e-mail address": "email",
-    "dataset card url": "card", "dataset card link": "card", "card link": "card",
-    "link to the dataset card": "card", "dataset domain": "domain", "domain specialty": "domain",
-    "dataset modalities": "modalities", "i agree to the terms": "consent",
-    "agreement": "consent",
-}
+# Labels only e-mail writers use, rewritten to one the core knows before the text is
+# handed over (the form's own labels are in the core's FIELD_ALIASES).
+MAIL_LABELS: dict[str, str] = {}
 _LABELS = {**{alias: alias for alias in FIELD_ALIASES}, **MAIL_LABELS}
 _ALIASES = "|".join(re.escape(alias).replace(r"\ ", r"[ \t]+")
                     for alias in sorted(_LABELS, key=len, reverse=True))

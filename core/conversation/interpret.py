@@ -32,6 +32,14 @@ FIELD_ALIASES: dict[str, str] = {
     "contact email": "email", "contact e-mail": "email", "mail": "email",
     "consent": "consent", "terms": "consent", "i agree": "consent", "agree": "consent",
     "i agree to the terms for contribution": "consent",
+    # the labels of the OTDI form, and the ways people write them by habit
+    "i want the ai alliance to host this dataset": "hosting",
+    "hosted by the ai alliance": "hosting",
+    "email address": "email", "e-mail address": "email", "your email": "email",
+    "your e-mail": "email", "contact email address": "email", "contact e-mail address": "email",
+    "dataset card url": "card", "dataset card link": "card", "card link": "card",
+    "link to the dataset card": "card", "dataset domain": "domain", "domain specialty": "domain",
+    "dataset modalities": "modalities", "i agree to the terms": "consent", "agreement": "consent",
 }
 
 _KEY_PATTERN = "|".join(
@@ -99,12 +107,15 @@ def field_pairs(text: str) -> list[tuple[str, str]]:
     """``name: X, url: Y`` and ``Key: value`` lines, in order; empty if there are none.
 
     A comma only separates pairs when a known key follows it, so ``modalities: text,
-    images`` keeps its list and a URL keeps its query string.
+    images`` keeps its list and a URL keeps its query string. A value ends with its line.
     """
     matches = list(_PAIR_RE.finditer(text))
     pairs: list[tuple[str, str]] = []
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        line_end = text.find("\n", match.end())
+        if line_end != -1:
+            end = min(end, line_end)  # "The card is attached." below is not part of it
         key = FIELD_ALIASES[re.sub(r"\s+", " ", match.group(1).lower())]
         value = text[match.end():end].strip()
         pairs.append((key, value))
@@ -143,11 +154,27 @@ _YES = {"yes", "y", "yep", "yeah", "yes please", "ok", "okay", "sure", "correct"
 _NO = {"no", "n", "nope", "not yet", "wait", "no thanks", "not right", "wrong"}
 
 
+_YES_WORDS = {"yes", "y", "yep", "yeah", "yup", "ok", "okay", "sure", "correct", "confirm",
+              "confirmed", "submit", "send", "go", "lgtm", "absolutely", "definitely"}
+_FILLER = {"please", "it", "now", "anyway", "ahead", "thanks", "thank", "you", "that", "this",
+           "is", "looks", "good", "great", "fine", "right", "all", "do", "i", "the", "one",
+           "use", "submission", "and", "go", "send", "submit", "confirm", "yes", "ok", "sure"}
+_NO_WORDS = {"no", "n", "nope", "not", "don't", "dont", "wait", "wrong", "stop", "never"}
+
+
 def yes_or_no(text: str) -> bool | None:
-    """A short confirmation: True, False, or None when it is neither."""
+    """A short confirmation ("Yes, submit it.", "no thanks"): True, False, or None."""
     said = normalise(text)
     if said in _YES:
         return True
     if said in _NO:
         return False
+    if "?" in said or len(said) > 60:
+        return None
+    words = re.findall(r"[a-z']+", said)
+    if not words or any(word in _NO_WORDS for word in words):
+        return False if words and words[0] in _NO_WORDS and all(
+            w in _NO_WORDS | _FILLER | {"thanks"} for w in words) else None
+    if words[0] in _YES_WORDS and all(w in _YES_WORDS | _FILLER for w in words):
+        return True
     return None

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from core.conversation.interpret import field_pairs
 from mail.answers import tidy_answers
 from mail.bodytext import decode_bytes, unflow
 from mail.compose import merge_payloads, original_subject
@@ -90,9 +91,10 @@ def test_key_lines_end_with_their_line() -> None:
 
 def test_labels_of_the_form_and_their_variants() -> None:
     text = ("I want the AI Alliance to host this dataset: yes\nE-mail address: ada@example.org\n"
-            "Domain specialty: Marine\nDataset URL: https://example.org/x")
-    assert tidy_answers(text) == ("hosting: yes\nemail: ada@example.org\ndomain: Marine\n"
-                                  "Dataset URL: https://example.org/x")
+            "Domain specialty: Marine\nDataset URL: https://example.org/x\nThanks!")
+    assert field_pairs(tidy_answers(text)) == [
+        ("hosting", "yes"), ("email", "ada@example.org"), ("domain", "Marine"),
+        ("location", "https://example.org/x")]
 
 
 def test_format_flowed_lines_are_joined() -> None:
