@@ -1,0 +1,204 @@
+"""``intake web``: the HTTP server (Slack endpoint, health, metrics) and Socket Mode.
+
+Registered as the ``web`` entry point of ``intake.adapters``. ``GET /healthz`` and
+``GET /metrics`` always answer, Slack or not; ``POST /slack/events`` (events,
+interactivity and slash commands share it) exists when Slack is configured for HTTP;
+with ``SLACK_APP_TOKEN`` the same Bolt app is fed over Socket Mode instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import queries
+from bot.app import build_bolt_app
+from bot.blocks import reply_message
+from bot.delivery import SlackDeliverer, build_client
+from bot.files import Downloader
+from bot.intake import SlackIntake
+from bot.metrics import Metrics
+from bot.modal import form_errors, form_view, read_form
+from bot.profiles import ProfileEmails
+from bot.texts import Texts
+from core.fields import FIELD_ORDER
+from core.render import render_reply
+from core.runtime import Runtime
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+HEALTH_TIMEOUT = 3.0
+STOP_GRACE = 10.0  # seconds to finish acknowledged events before shutting down
+
+
+def slack_mode(settings: Settings) -> str | None:
+    """``http``, ``socket`` or None (Slack not configured)."""
+    if not settings.slack_bot_token:
+        return None
+    if settings.slack_app_token:
+        return "socket"
+    return "http" if settings.slack_signing_secret else None
+
+
+class SlackParts:
+    """The Web API client, the Bolt app and the deliverer, built once per process."""
+
+    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
+        settings = runtime.settings
+        assert settings.slack_bot_token
+        self.client: AsyncWebClient = build_client(settings.slack_bot_token,
+                                                   settings.slack_api_url)
+        self.session = aiohttp.ClientSession()
+        texts = Texts(runtime.renderer)
+        api_host = (urlsplit(settings.slack_api_url).hostname or "").lower()
+
+        async def file_info(file_id: str) -> dict[str, Any]:
+            return dict((await self.client.files_info(file=file_id))["file"])
+
+        downloader = Downloader(self.session, settings.slack_bot_token,
+                                settings.max_card_bytes, {api_host}, file_info)
+        self.intake = SlackIntake(runtime, self.client, texts, downloader,
+                                  ProfileEmails(self.client), metrics)
+        self.app: AsyncApp = build_bolt_app(self.intake, self.client,
+                                            settings.slack_signing_secret)
+        self.deliverer = SlackDeliverer(self.client, texts, runtime.db, metrics)
+
+    def warm_up(self) -> None:
+        """Build a form and render a greeting once, before serving.
+
+        The first use loads the OTDI spec, the field vocabularies and the e-mail
+        validator and compiles the templates: ~0.2 s of CPU that would otherwise stall
+        the event loop (and every acknowledgement waiting on it) at the first contributor.
+        """
+        texts = self.intake.texts
+        answers = read_form(form_view(texts, state=None, suggested_email=None))
+        answers.values.update(name="Warm-up", location="https://example.org/warm-up",
+                              hosting="self", modalities="Text Only", domain="Marine",
+                              email="warm-up@example.org")
+        form_errors(answers, texts, 1)
+        greeting = {"parts": [{"template": "welcome", "context": {"fields": list(FIELD_ORDER)}}]}
+        reply_message(render_reply(texts.renderer, greeting, "slack", numbered_choices=False),
+                      None, 0, texts)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class WebAdapter:
+    """The ``web`` adapter: aiohttp on ``INTAKE_HTTP_HOST:INTAKE_HTTP_PORT`` (port 0 works)."""
+
+    name = "web"
+
+    def __init__(self) -> None:
+        self.metrics = Metrics()
+        self.runtime: Runtime | None = None
+        self.slack: SlackParts | None = None
+        self.mode: str | None = None
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+
+    def enabled(self, runtime: Runtime) -> bool:
+        return True  # /healthz answers even without Slack
+
+    def register(self, runtime: Runtime) -> None:
+        """Slack's outbox deliverer, also wanted by a worker-only process (``intake worker``)."""
+        self.runtime = runtime
+        self.mode = slack_mode(runtime.settings)
+        if self.mode is not None and self.slack is None:
+            self.slack = SlackParts(runtime, self.metrics)
+            self.slack.warm_up()
+            runtime.deliverers["slack"] = self.slack.deliverer
+            runtime.extras["slack_app"] = self.slack.app  # for the reviewer-thread listeners
+            runtime.extras["slack_client"] = self.slack.client
+
+    async def start(self, runtime: Runtime) -> None:
+        self.register(runtime)
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.metrics_page)
+        if self.slack is not None and self.mode == "http":
+            app.router.add_post("/slack/events", self.slack_events)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, runtime.settings.http_host, runtime.settings.http_port)
+        await site.start()
+        self.port = _bound_port(self._runner)
+        if self.slack is not None and self.mode == "socket":
+            self._socket = AsyncSocketModeHandler(self.slack.app, runtime.settings.slack_app_token,
+                                                  web_client=self.slack.client)
+            await self._socket.connect_async()
+        log.info("web adapter on port %s (slack: %s)", self.port, self.mode or "off")
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()  # no new requests from here on
+            self._runner = None
+        if self.slack is not None:
+            # Listener tasks created by the last acknowledgements enter ``inflight`` on
+            # their first step: one turn of the loop lets them, then they are counted.
+            await asyncio.sleep(0)
+            if not await self.slack.intake.inflight.wait(STOP_GRACE):
+                log.warning("stopping with %d Slack events still being processed",
+                            self.slack.intake.inflight.count)
+            await self.slack.close()
+            if self.runtime is not None and \
+                    self.runtime.deliverers.get("slack") is self.slack.deliverer:
+                del self.runtime.deliverers["slack"]
+            self.slack = None
+
+    # -- routes ----------------------------------------------------------------------------
+
+    async def slack_events(self, request: web.Request) -> web.Response:
+        assert self.slack is not None
+        bolt_response = await self.slack.app.async_dispatch(await to_bolt_request(request))
+        self.metrics.inc("intake_slack_requests_total", "status", str(bolt_response.status))
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        assert self.runtime is not None
+        try:
+            await asyncio.wait_for(self.runtime.db.ping(), HEALTH_TIMEOUT)
+        except Exception as error:  # noqa: BLE001 - any failure means unhealthy
+            log.warning("health check: database unreachable: %r", error)
+            return _json({"status": "unavailable", "database": "unreachable",
+                          "slack": self.mode or "off"}, 503)
+        return _json({"status": "ok", "database": "ok", "slack": self.mode or "off"}, 200)
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        assert self.runtime is not None
+        gauges: dict[tuple[str, str, str], int] = {}
+        with contextlib.suppress(Exception):
+            counts = await asyncio.wait_for(queries.outbox_counts(self.runtime.db),
+                                            HEALTH_TIMEOUT)
+            gauges = {("intake_slack_outbox_messages", "status", status): count
+                      for status, count in counts.items()}
+        return web.Response(text=self.metrics.render(gauges),
+                            content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    raise RuntimeError("the web adapter is not listening")
+
+
+def _json(data: dict[str, Any], status: int) -> web.Response:
+    return web.Response(text=json.dumps(data), status=status, content_type="application/json")

@@ -1,0 +1,207 @@
+"""The contribution form as a modal: the view, reading a submission, inline errors.
+
+The form feeds the same conversation as the DM: one ``text`` event with ``key: value``
+lines and the card, then the answers to what the conversation asks back (the domain
+suggestion, the confirmation). Fields are checked with the core's own parsers
+before the modal closes, so a mistake is shown under the field it concerns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.blocks import option, plain, sections
+from bot.texts import Texts
+from core.conversation import ConversationState
+from core.conversation.interpret import field_pairs
+from core.fields import FieldError, choices_for, parse_field
+from core.spec import terms
+
+FORM_CALLBACK = "otdi_contribute_form"
+VALUE = "value"
+OTHER = "other"
+TEXT_FIELDS = ("name", "location", "hosting", "modalities", "domain", "email", "consent")
+ERROR_LIMIT = 300
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
+           hint: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain(label, 2000),
+                             "element": {"action_id": VALUE, **element}, "optional": optional}
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _options(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [option(value, label) for value, label in pairs]
+
+
+def form_view(texts: Texts, *, state: ConversationState | None, suggested_email: str | None,
+              ) -> dict[str, Any]:
+    """The modal, pre-filled from the contributor's draft (if any) and Slack profile."""
+    answers = dict(state.answers) if state is not None and state.phase in (
+        "collecting", "confirming") else {}
+    has_card = bool(answers.get("card")) and state is not None and state.card is not None
+
+    def label(name: str) -> str:
+        return texts.render("field_label", field=name)
+
+    hosting, modalities = choices_for("hosting"), choices_for("modalities")
+    other = (OTHER, texts.label("domain_other_option"))
+    domains = [*choices_for("domain"), other]
+    name: dict[str, Any] = {"type": "plain_text_input", "max_length": 200}
+    location: dict[str, Any] = {"type": "url_text_input"}
+    radio: dict[str, Any] = {"type": "radio_buttons", "options": _options(hosting)}
+    boxes: dict[str, Any] = {"type": "checkboxes", "options": _options(modalities)}
+    select: dict[str, Any] = {"type": "static_select", "options": _options(domains),
+                              "placeholder": plain(texts.label("pick_one"))}
+    suggestion: dict[str, Any] = {"type": "plain_text_input", "max_length": 100}
+    email: dict[str, Any] = {"type": "email_text_input"}
+    consent_option = option("yes", texts.label("consent_option"))
+    if answers.get("name"):
+        name["initial_value"] = str(answers["name"])
+    if answers.get("location"):
+        location["initial_value"] = str(answers["location"])
+    if answers.get("hosting") in dict(hosting):
+        radio["initial_option"] = option(answers["hosting"], dict(hosting)[answers["hosting"]])
+    picked = [m for m in answers.get("modalities", []) if m in dict(modalities)]
+    if picked:
+        boxes["initial_options"] = [option(m, dict(modalities)[m]) for m in picked]
+    domain = answers.get("domain") or {}
+    if domain.get("is_suggestion"):
+        select["initial_option"] = option(*other)
+        suggestion["initial_value"] = str(domain.get("value", ""))
+    elif domain.get("value") in dict(domains):
+        select["initial_option"] = option(domain["value"], domain["value"])
+    if answers.get("email") or suggested_email:
+        email["initial_value"] = str(answers.get("email") or suggested_email)
+    blocks = [
+        *sections(texts.render("form_intro")),
+        _input("name", label("name"), name),
+        _input("location", label("location"), location),
+        _input("hosting", label("hosting"), radio),
+        _input("card", label("card"), {"type": "file_input", "max_files": 1,
+                                       "filetypes": ["md", "markdown", "txt"]},
+               optional=has_card, hint=texts.label("card_hint")),
+        _input("modalities", label("modalities"), boxes),
+        _input("domain", label("domain"), select),
+        _input("domain_other", texts.label("domain_other_input"), suggestion, optional=True,
+               hint=texts.label("domain_other_hint")),
+        _input("email", label("email"), email, hint=texts.label("email_hint")),
+        *sections(texts.render("form_terms", terms=terms())),
+        _input("consent", label("consent"), {"type": "checkboxes",
+                                             "options": [consent_option]}),
+    ]
+    return {"type": "modal", "callback_id": FORM_CALLBACK,
+            "title": plain(texts.label("modal_title"), 24),
+            "submit": plain(texts.label("modal_submit"), 24),
+            "close": plain(texts.label("modal_close"), 24),
+            "private_metadata": json.dumps({"card_optional": has_card}),
+            "blocks": blocks}
+
+
+def thanks_view(texts: Texts) -> dict[str, Any]:
+    """What the modal shows once the form is accepted: the rest happens in the DM."""
+    return {"type": "modal", "title": plain(texts.label("modal_title"), 24),
+            "close": plain(texts.label("modal_done"), 24),
+            "blocks": sections(texts.render("form_thanks"))}
+
+
+@dataclass
+class FormAnswers:
+    """A submitted form: the answers as the conversation's ``key: value`` text, and the card."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    card: dict[str, Any] | None = None
+    own_domain: bool = False
+    unused_suggestion: bool = False
+    card_optional: bool = False
+
+    def split(self) -> tuple[str, list[tuple[str, str]]]:
+        """The ``key: value`` lines, and the answers that would not read back as typed.
+
+        A name like ``Sea, url: x`` would be taken for two fields in a line; those
+        answers are given to the conversation one by one instead.
+        """
+        lines: list[str] = []
+        alone: list[tuple[str, str]] = []
+        for key in TEXT_FIELDS:
+            value = self.values.get(key)
+            if value is None:
+                continue
+            line = f"{key}: {value}"
+            if "\n" in value or field_pairs(value) or field_pairs(line) != [(key, value)]:
+                alone.append((key, value))
+            else:
+                lines.append(line)
+        return "\n".join(lines), alone
+
+
+def _state_value(values: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return (values.get(block_id) or {}).get(VALUE) or {}
+
+
+def read_form(view: dict[str, Any]) -> FormAnswers:
+    """The answers in a ``view_submission``'s ``view.state.values``."""
+    values = (view.get("state") or {}).get("values") or {}
+    answers = FormAnswers()
+    for key in ("name", "location", "email"):
+        text = _state_value(values, key).get("value")
+        if text is not None:
+            answers.values[key] = " ".join(str(text).split())
+    hosting = _state_value(values, "hosting").get("selected_option")
+    if hosting:
+        answers.values["hosting"] = hosting["value"]
+    modalities = _state_value(values, "modalities").get("selected_options") or []
+    answers.values["modalities"] = ", ".join(o["value"] for o in modalities)
+    domain = (_state_value(values, "domain").get("selected_option") or {}).get("value")
+    suggestion = " ".join(str(_state_value(values, "domain_other").get("value") or "").split())
+    if domain == OTHER:
+        answers.own_domain = True
+        answers.values["domain"] = suggestion
+    elif domain:
+        answers.values["domain"] = domain
+    consent = _state_value(values, "consent").get("selected_options") or []
+    answers.values["consent"] = "yes" if consent else "no"
+    files = _state_value(values, "card").get("files") or []
+    answers.card = files[0] if files else None
+    try:
+        answers.card_optional = bool(json.loads(view.get("private_metadata") or "{}")
+                                     .get("card_optional"))
+    except (ValueError, AttributeError):
+        answers.card_optional = False
+    answers.unused_suggestion = domain != OTHER and bool(suggestion)
+    return answers
+
+
+def form_errors(answers: FormAnswers, texts: Texts, max_card_bytes: int) -> dict[str, str]:
+    """Errors by block id, for ``response_action: errors``; empty when the form is usable."""
+    errors: dict[str, str] = {}
+    for key in ("name", "location", "hosting", "modalities", "email"):
+        try:
+            parse_field(key, answers.values.get(key, ""))
+        except FieldError as error:
+            errors[key] = texts.plain("field_error", **error.render_context())
+    if answers.own_domain:
+        if not answers.values.get("domain"):
+            errors["domain_other"] = texts.render("form_error", code="suggestion_required")
+        else:
+            try:
+                parse_field("domain", answers.values["domain"])
+            except FieldError as error:
+                errors["domain_other"] = texts.plain("field_error", **error.render_context())
+    elif "domain" not in answers.values:
+        errors["domain"] = texts.plain("field_error", field="domain", code="domain_empty")
+    elif answers.unused_suggestion:
+        errors["domain_other"] = texts.render("form_error", code="suggestion_unused")
+    if answers.values.get("consent") != "yes":
+        errors["consent"] = texts.render("form_error", code="consent_required")
+    if answers.card is None and not answers.card_optional:
+        errors["card"] = texts.render("form_error", code="card_missing")
+    elif answers.card is not None and isinstance(answers.card.get("size"), int) \
+            and answers.card["size"] > max_card_bytes:
+        errors["card"] = texts.render("form_error", code="card_too_large", limit=max_card_bytes)
+    return {key: text[:ERROR_LIMIT] for key, text in errors.items()}
