@@ -8,6 +8,7 @@ object with ``name``, ``enabled(runtime)``, ``async start(runtime)`` and ``async
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
@@ -106,6 +107,10 @@ async def run_parts(runtime: Runtime, names: list[str], with_worker: bool) -> No
                 started.append(adapter)
             elif with_worker:
                 adapter.register(runtime)  # `intake worker` delivers for every channel
+        # Start-up objects live as long as the process: keep them out of the garbage
+        # collector's full passes, which otherwise stall an acknowledgement now and then.
+        gc.collect()
+        gc.freeze()
         if with_worker:
             worker = runtime.worker()
             runtime.service.on_enqueued = worker.wakeup.set
