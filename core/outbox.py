@@ -1,7 +1,8 @@
 """The outbox: messages written with the change that caused them, delivered by a worker.
 
-Delivery is at least once: a message is claimed with a lease, delivered, then marked
-sent. A crash between the two delivers it again after the lease; an outage is retried
+Delivery is at least once, and in order per recipient: a message is claimed with a
+lease, delivered, then marked sent; a recipient's later messages wait for it. A crash
+between delivery and marking delivers it again after the lease; an outage is retried
 with backoff; a message that keeps failing is marked ``dead`` for an operator to list.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.storage.database import Database
 from core.storage.models import OutboxMessage, utcnow
@@ -78,12 +80,19 @@ class OutboxWorker:
 
     async def _claim(self, limit: int, recipient: str | None) -> list[OutboundRecord]:
         now = self.clock()
+        earlier = aliased(OutboxMessage)
+        waiting = or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending")
+        # One recipient's messages go out in order: none while an earlier one still waits.
+        blocked = (select(earlier.id)
+                   .where(earlier.channel == OutboxMessage.channel,
+                          earlier.recipient == OutboxMessage.recipient,
+                          earlier.id < OutboxMessage.id,
+                          or_(earlier.status == "pending", earlier.status == "sending"))
+                   .exists())
         async with self.db.transaction() as session:
             query = (select(OutboxMessage)
-                     .where(OutboxMessage.channel.in_(list(self.deliverers)),
-                            or_(OutboxMessage.status == "pending",
-                                OutboxMessage.status == "sending"),
-                            OutboxMessage.next_attempt_at <= now)
+                     .where(OutboxMessage.channel.in_(list(self.deliverers)), waiting,
+                            OutboxMessage.next_attempt_at <= now, ~blocked)
                      .order_by(OutboxMessage.id).limit(limit))
             if recipient is not None:
                 query = query.where(OutboxMessage.recipient == recipient)
@@ -114,17 +123,25 @@ class OutboxWorker:
                                   .where(OutboxMessage.id == record.id).values(**values))
 
     async def run_once(self, limit: int = 50, recipient: str | None = None) -> int:
-        """Deliver what is due now; returns how many were delivered."""
+        """Deliver what is due now; returns how many were delivered.
+
+        A delivered message may unblock the next one for its recipient, so claim again
+        until a round delivers nothing.
+        """
         delivered = 0
-        for record in await self._claim(limit, recipient):
-            try:
-                await self.deliverers[record.channel](record)
-            except Exception as error:  # noqa: BLE001 - every failure is a retry path
-                await self._finish(record, error)
-            else:
-                await self._finish(record, None)
-                delivered += 1
-        return delivered
+        while True:
+            round_delivered = 0
+            for record in await self._claim(limit, recipient):
+                try:
+                    await self.deliverers[record.channel](record)
+                except Exception as error:  # noqa: BLE001 - every failure is a retry path
+                    await self._finish(record, error)
+                else:
+                    await self._finish(record, None)
+                    round_delivered += 1
+            delivered += round_delivered
+            if round_delivered == 0:
+                return delivered
 
     async def run_forever(self, poll_seconds: float = 1.0) -> None:
         """Poll for due messages; ``wakeup`` lets a producer in this process skip the wait."""

@@ -125,3 +125,25 @@ async def test_channels_without_a_deliverer_wait(db: Database) -> None:
     assert await OutboxWorker(db, {"test": deliver}).run_once() == 0
     [row] = await _rows(db)
     assert row.status == "pending"
+
+
+async def test_a_recipients_messages_keep_their_order(db: Database) -> None:
+    async with db.transaction() as session:
+        for text in ("first", "second"):
+            enqueue(session, "test", "ada", {"text": text})
+        enqueue(session, "test", "grace", {"text": "other"})
+    clock = Clock()
+    sent: list[str] = []
+
+    async def deliver(record: OutboundRecord) -> None:
+        if record.payload["text"] == "first" and record.attempts == 1:
+            raise RetryLater(10)
+        sent.append(record.payload["text"])
+
+    worker = OutboxWorker(db, {"test": deliver}, clock=clock)
+    await worker.run_once()
+    assert sent == ["other"]  # "second" waits behind "first"; others are not held up
+    clock.now += timedelta(seconds=11)
+    await worker.run_once()
+    await worker.run_once()
+    assert sent == ["other", "first", "second"]
