@@ -499,6 +499,7 @@ def _ask(turn: _Turn, field: str, changing: bool = False) -> None:
                    else None, suggested_email=state.suggested_email,
                    options=[{"value": v, "label": lbl} for v, lbl in options],
                    multiple=field in MULTIPLE_CHOICE_FIELDS,
+                   card_from_location=bool(state.answers.get("card_from_location")),
                    card_errors=len(state.card.errors) if state.card else 0,
                    acknowledged=state.card_errors_acknowledged)
     turn.reply.choices = ChoiceSet(field, options, field in MULTIPLE_CHOICE_FIELDS) \

@@ -255,3 +255,14 @@ async def test_yes_takes_the_suggested_link(chat: Transcript) -> None:
     assert "Dataset location: https://example.org/birds" in answer
     answer = await chat.say("www.example.org")  # no pending suggestion for hosting
     assert "hosting" in (await chat.state()).asking
+
+
+async def test_the_site_mailto_with_an_empty_card_line(chat: Transcript) -> None:
+    answer = await chat.say("dataset-name: Ocean\ndataset-url: https://example.org/ocean\n"
+                            "dataset-card: \nyes")
+    assert "Dataset location: https://example.org/ocean" in answer
+    await chat.say("yes")
+    state = await chat.state()
+    assert state.asking == "card"
+    answer = await chat.say("status")
+    assert "only fetch it by myself" in answer
