@@ -31,6 +31,7 @@ from bot.intake import SlackIntake
 from bot.metrics import Metrics
 from bot.modal import form_errors, form_view, read_form
 from bot.profiles import ProfileEmails
+from bot.review import ReviewThreads
 from bot.texts import Texts
 from core.fields import FIELD_ORDER
 from core.render import render_reply
@@ -68,10 +69,14 @@ class SlackParts:
 
         downloader = Downloader(self.session, settings.slack_bot_token,
                                 settings.max_card_bytes, {api_host}, file_info)
-        self.intake = SlackIntake(runtime, self.client, texts, downloader,
-                                  ProfileEmails(self.client), metrics)
+        profiles = ProfileEmails(self.client)
+        self.intake = SlackIntake(runtime, self.client, texts, downloader, profiles, metrics)
+        self.review: ReviewThreads | None = None
+        if settings.review_channel:
+            self.review = ReviewThreads(runtime, self.client, texts, profiles, metrics,
+                                        settings.review_channel)
         self.app: AsyncApp = build_bolt_app(self.intake, self.client,
-                                            settings.slack_signing_secret)
+                                            settings.slack_signing_secret, self.review)
         self.deliverer = SlackDeliverer(self.client, texts, runtime.db, metrics)
 
     def warm_up(self) -> None:
@@ -113,13 +118,16 @@ class WebAdapter:
         return True  # /healthz answers even without Slack
 
     def register(self, runtime: Runtime) -> None:
-        """Slack's outbox deliverer, also wanted by a worker-only process (``intake worker``)."""
+        """Slack's outbox deliverers (``slack``; ``review`` with ``INTAKE_REVIEW_CHANNEL``),
+        also wanted by a worker-only process (``intake worker``)."""
         self.runtime = runtime
         self.mode = slack_mode(runtime.settings)
         if self.mode is not None and self.slack is None:
             self.slack = SlackParts(runtime, self.metrics)
             self.slack.warm_up()
             runtime.deliverers["slack"] = self.slack.deliverer
+            if self.slack.review is not None:  # the review threads live in Slack
+                runtime.deliverers["review"] = self.slack.review
             runtime.extras["slack_app"] = self.slack.app  # for the reviewer-thread listeners
             runtime.extras["slack_client"] = self.slack.client
 
@@ -160,6 +168,9 @@ class WebAdapter:
             if self.runtime is not None and \
                     self.runtime.deliverers.get("slack") is self.slack.deliverer:
                 del self.runtime.deliverers["slack"]
+            if self.runtime is not None and self.slack.review is not None and \
+                    self.runtime.deliverers.get("review") is self.slack.review:
+                del self.runtime.deliverers["review"]
             self.slack = None
 
     # -- routes ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from bot.blocks import (
 )
 from bot.intake import SlackIntake
 from bot.modal import FORM_CALLBACK, thanks_view
+from bot.review import REVIEW_ACTIONS, REVIEW_MODAL, ReviewThreads
 
 log = logging.getLogger(__name__)
 COMMAND = "/contribute"
@@ -58,8 +59,12 @@ def skip_seen_retries(intake: SlackIntake) -> Callable[..., Awaitable[BoltRespon
 
 
 def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
-                   signing_secret: str | None) -> AsyncApp:
-    """The listeners; ``client`` carries the bot token and the configured API URL."""
+                   signing_secret: str | None, review: ReviewThreads | None = None) -> AsyncApp:
+    """The listeners; ``client`` carries the bot token and the configured API URL.
+
+    ``review`` (when ``INTAKE_REVIEW_CHANNEL`` is set) adds the reviewers' buttons, the
+    decision modal and the replies in the review threads.
+    """
     app = AsyncApp(client=client, signing_secret=signing_secret, name="otdi-intake",
                    process_before_response=False,
                    request_verification_enabled=signing_secret is not None)
@@ -67,11 +72,17 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
 
     @app.event("message")
     async def message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        event_id = body.get("event_id") or _fallback_id(event)
         async with intake.inflight():
-            await intake.on_message(event, body.get("event_id") or _fallback_id(event))
+            if review is not None and review.is_thread_reply(event):
+                await review.on_thread_reply(event, event_id)
+                return
+            await intake.on_message(event, event_id)
 
     @app.event("app_mention")
     async def mention(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if review is not None and event.get("channel") == review.channel:
+            return  # a reviewer addressing the bot in a thread is not a contributor
         async with intake.inflight():
             await intake.on_mention(event, body.get("event_id") or _fallback_id(event))
 
@@ -115,6 +126,22 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
         await ack(response_action="update", view=thanks_view(intake.texts))
         async with intake.inflight():
             await intake.on_form(answers, view.get("id", ""), body["user"]["id"])
+
+    if review is not None:
+
+        @app.action(REVIEW_ACTIONS)
+        async def review_click(ack: Callable[..., Awaitable[None]],
+                               body: dict[str, Any]) -> None:
+            await ack()
+            async with intake.inflight():
+                await review.on_action(body)
+
+        @app.view(REVIEW_MODAL)
+        async def review_modal(ack: Callable[..., Awaitable[None]], body: dict[str, Any],
+                               view: dict[str, Any]) -> None:
+            await ack()
+            async with intake.inflight():
+                await review.on_view(body, view)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -20,7 +20,13 @@ from core.fields import FIELD_ORDER
 from core.outbox import enqueue
 from core.service import ConversationKey
 from core.storage.database import Database
-from core.storage.models import Conversation, InboundEvent, OutboxMessage, Submission
+from core.storage.models import (
+    CardVersion,
+    Conversation,
+    InboundEvent,
+    OutboxMessage,
+    Submission,
+)
 
 SOURCE = "slack"
 CHANNEL = "slack"
@@ -118,3 +124,18 @@ async def outbox_counts(db: Database) -> dict[str, int]:
             select(OutboxMessage.status, func.count()).where(OutboxMessage.channel == CHANNEL)
             .group_by(OutboxMessage.status))).all()
     return {status: count for status, count in rows}
+
+
+@dataclass(frozen=True)
+class StoredCard:
+    filename: str
+    content: bytes
+
+
+async def card_version(db: Database, version_id: int | None) -> StoredCard | None:
+    """A stored card version (a contributor's new card, for the review thread)."""
+    if version_id is None:
+        return None
+    async with db.transaction() as session:
+        version = await session.get(CardVersion, version_id)
+        return StoredCard(version.filename, bytes(version.content)) if version else None

@@ -16,7 +16,7 @@ def test_the_manifest_declares_what_the_app_uses() -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
     settings, features = manifest["settings"], manifest["features"]
     assert set(settings["event_subscriptions"]["bot_events"]) == {
-        "message.im", "app_mention", "app_home_opened"}
+        "message.im", "message.channels", "message.groups", "app_mention", "app_home_opened"}
     assert [c["command"] for c in features["slash_commands"]] == [COMMAND]
     assert [s["callback_id"] for s in features["shortcuts"]] == [SHORTCUT]
     urls = [settings["event_subscriptions"]["request_url"],
@@ -25,6 +25,9 @@ def test_the_manifest_declares_what_the_app_uses() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"chat:write", "im:history", "im:write", "files:read", "users:read.email",
             "commands", "app_mentions:read"} <= scopes
+    # The review threads: replies, the card as a file, who the reviewers are.
+    assert {"channels:history", "channels:read", "groups:history", "groups:read",
+            "files:write", "users:read"} <= scopes
     assert features["app_home"]["home_tab_enabled"]
     assert not features["app_home"]["messages_tab_read_only_enabled"]
 

@@ -108,9 +108,10 @@ class SlackSender:
             "trigger_id": trigger_id or f"trigger-{next(_counter)}", "action_ts": "1"})
 
     def block_actions(self, message: Posted, user: str, *, value: str | None = None,
-                      option: str | None = None, checked: list[str] | None = None
-                      ) -> dict[str, Any]:
-        """The payload of a click on ``message``: a button's value, a menu option, or ticks."""
+                      option: str | None = None, checked: list[str] | None = None,
+                      action_id: str | None = None) -> dict[str, Any]:
+        """The payload of a click on ``message``: a button (by value or action id), a menu
+        option, or ticks."""
         block = next(b for b in message.blocks if b.get("type") == "actions")
         elements = block["elements"]
         state: dict[str, Any] = {}
@@ -131,11 +132,15 @@ class SlackSender:
                       "block_id": block["block_id"], "selected_option": chosen_option,
                       "action_ts": "1"}
         else:
-            element = next(e for e in elements if e.get("value") == value)
+            element = next(e for e in elements
+                           if (value is None or e.get("value") == value)
+                           and (action_id is None or e.get("action_id") == action_id))
             action = {"type": "button", "action_id": element["action_id"],
                       "block_id": block["block_id"], "text": element["text"],
                       "value": element["value"], "action_ts": "1"}
-        return {"type": "block_actions", "user": {"id": user, "team_id": self.team_id},
+        return {"type": "block_actions",
+                "user": {"id": user, "team_id": self.team_id, "username": user.lower(),
+                         "name": user.lower()},
                 "api_app_id": self.api_app_id, "team": {"id": self.team_id},
                 "trigger_id": f"trigger-{next(_counter)}",
                 "container": {"type": "message", "message_ts": message.ts,

@@ -7,7 +7,7 @@ import itertools
 import json
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -33,6 +33,10 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     error: str | None = None
+    channel: str | None = None  # only calls for this channel fail
+
+    def applies(self, args: dict[str, Any]) -> bool:
+        return self.channel is None or args.get("channel", args.get("channel_id")) == self.channel
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Posted:
     blocks: list[dict[str, Any]]
     thread_ts: str | None = None
     updates: int = 0
+    files: list[str] = field(default_factory=list)  # ids of files shared with the message
 
     @property
     def all_text(self) -> str:
@@ -132,6 +137,7 @@ class FakeSlack:
         self.home: dict[str, dict[str, Any]] = {}
         self.expired_triggers: set[str] = set()
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.members: dict[str, list[str]] = {}
         self.socket_acks: list[dict[str, Any]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -187,12 +193,17 @@ class FakeSlack:
         return stored.as_slack(self.url)
 
     def fail(self, method: str, status: int = 429, *, retry_after: int | None = 1,
-             times: int = 1, error: str | None = None) -> None:
+             times: int = 1, error: str | None = None, channel: str | None = None) -> None:
         """The next ``times`` calls of ``method`` fail: 429 with Retry-After, a 5xx, or
-        (with ``error``) Slack's ``{"ok": false, "error": ...}``."""
+        (with ``error``) Slack's ``{"ok": false, "error": ...}``; with ``channel``, only
+        the calls for that channel (an outage seen in one place)."""
         for _ in range(times):
             self.faults[method].append(Fault(status=status, retry_after=retry_after,
-                                             error=error))
+                                             error=error, channel=channel))
+
+    def add_members(self, channel: str, *users: str) -> None:
+        """People in ``channel`` (``conversations.members``)."""
+        self.members.setdefault(channel, []).extend(users)
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         for _ in range(times):
@@ -209,6 +220,14 @@ class FakeSlack:
     def dms(self, user_id: str) -> list[Posted]:
         """Messages posted in the bot's DM with ``user_id``, oldest first."""
         return [m for m in self.messages if m.channel == self.dm_channel(user_id)]
+
+    def in_channel(self, channel: str) -> list[Posted]:
+        """Top-level messages in ``channel`` (not thread replies), oldest first."""
+        return [m for m in self.messages if m.channel == channel and m.thread_ts is None]
+
+    def thread(self, channel: str, ts: str) -> list[Posted]:
+        """The replies in the thread of message ``ts``, files included, oldest first."""
+        return [m for m in self.messages if m.channel == channel and m.thread_ts == ts]
 
     def message(self, channel: str, ts: str) -> Posted | None:
         return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
@@ -262,8 +281,9 @@ class FakeSlack:
         call = Call(method, args, token)
         self.calls.append(call)
         try:
-            fault = self.faults[method].popleft() if self.faults[method] else None
+            fault = next((f for f in self.faults[method] if f.applies(args)), None)
             if fault is not None:
+                self.faults[method].remove(fault)
                 if fault.delay:
                     await asyncio.sleep(fault.delay)  # the server being slow, not a test wait
                 if fault.error:
@@ -406,7 +426,25 @@ class FakeSlack:
             if stored is None:
                 raise _SlackError("file_not_found")
             done.append({"id": stored.id, "title": item.get("title") or stored.name})
+        channel = args.get("channel_id")
+        if channel:  # shared: a message with the files appears in the channel (or thread)
+            self.messages.append(Posted(str(channel), self._next_ts(),
+                                        str(args.get("initial_comment") or ""), [],
+                                        args.get("thread_ts") or None,
+                                        files=[d["id"] for d in done]))
         return {"files": done}
+
+    async def _m_conversations_members(self, args: dict[str, Any], _: web.Request
+                                       ) -> dict[str, Any]:
+        """Members in pages of ``limit`` (cursor = the next offset), as Slack paginates."""
+        channel = str(args.get("channel", ""))
+        if channel not in self.members:
+            raise _SlackError("channel_not_found")
+        start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 100)
+        members = self.members[channel]
+        more = start + limit < len(members)
+        return {"members": members[start:start + limit],
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     # -- files and the socket ---------------------------------------------------------------
 

@@ -73,3 +73,31 @@ async def test_failures_on_demand(fake: FakeSlack) -> None:
             assert failed.value.response.headers["Retry-After"] == "7"
     await web.chat_postMessage(channel="DUADA", text="x")
     assert [c.status for c in fake.calls_to("chat.postMessage")] == [429, 500, 200]
+
+
+async def test_files_upload_v2_shares_the_file_in_the_thread(fake: FakeSlack) -> None:
+    web = client(fake)
+    parent = await web.chat_postMessage(channel="CREVIEW", text="parent")
+    await web.files_upload_v2(channel="CREVIEW", thread_ts=parent["ts"], content=b"# Card\n",
+                              filename="README.md", title="README.md")
+    assert [c.method for c in fake.calls][1:] == [
+        "files.getUploadURLExternal", "files.completeUploadExternal"]  # the POST in between
+    [shared] = fake.thread("CREVIEW", parent["ts"])
+    assert fake.files[shared.files[0]].data == b"# Card\n"
+    assert [m.text for m in fake.in_channel("CREVIEW")] == ["parent"]
+
+
+async def test_members_are_paginated_and_failures_can_target_a_channel(
+        fake: FakeSlack) -> None:
+    web = client(fake)
+    fake.add_members("CREVIEW", "U1", "U2", "U3")
+    first = await web.conversations_members(channel="CREVIEW", limit=2)
+    cursor = first["response_metadata"]["next_cursor"]
+    second = await web.conversations_members(channel="CREVIEW", limit=2, cursor=cursor)
+    assert first["members"] + second["members"] == ["U1", "U2", "U3"]
+    assert second["response_metadata"]["next_cursor"] == ""
+    fake.fail("chat.postMessage", 500, channel="CREVIEW")
+    await web.chat_postMessage(channel="DUADA", text="unaffected")
+    with pytest.raises(SlackApiError):
+        await web.chat_postMessage(channel="CREVIEW", text="fails once")
+    await web.chat_postMessage(channel="CREVIEW", text="then works")
