@@ -122,7 +122,7 @@ class ReviewThreads:
             return
         await action()
         thread["done"] = [*done, step]
-        await self.desk.thread_opened(reference, thread)
+        await self.desk.thread_step(reference, step)
 
     def parent(self, context: dict[str, Any]) -> dict[str, Any]:
         """The parent message: the summary, how to talk to the contributor, the buttons."""

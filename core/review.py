@@ -171,6 +171,20 @@ class ReviewDesk:
                     action="review.thread_opened", from_state=Status.SUBMITTED,
                     to_state=Status.IN_REVIEW, detail=thread, created_at=self.clock()))
 
+    async def thread_step(self, reference: str, step: str) -> None:
+        """Remember one finished step of posting the thread (retries skip it), under the
+        row lock so two workers never overwrite each other's steps."""
+        async with self.db.transaction() as session:
+            submission = await self._locked(session, reference)
+            if submission is None:
+                return
+            extra = dict(submission.extra or {})
+            thread = dict(extra.get("review_thread") or {})
+            done = list(thread.get("done") or [])
+            if step not in done:
+                thread["done"] = [*done, step]
+                submission.extra = {**extra, "review_thread": thread}
+
     async def thread_of(self, reference: str) -> dict[str, Any] | None:
         async with self.db.transaction() as session:
             submission = await session.scalar(
