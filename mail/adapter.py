@@ -2,7 +2,8 @@
 
 It shares the process's event loop (``loop.create_server`` rather than aiosmtpd's
 ``Controller``, which runs its own thread and cannot bind port 0), registers the
-outbox deliverer for channel ``mail`` and runs the inbox processor in the background.
+outbox deliverer for channel ``mail`` (and for ``review`` when reviewers are reached by
+e-mail, see ``mail.review``) and runs the inbox processor in the background.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import logging
 from aiosmtpd.smtp import SMTP
 
 from core.runtime import Runtime
+from core.service import REVIEW_CHANNEL
 from mail import store
 from mail.delivery import MailDeliverer
 from mail.inbox import Inbox
 from mail.options import MailOptions
+from mail.review import ReviewMailDeliverer, review_by_mail
 from mail.server import InboxHandler, Replies
 from mail.threads import SubmitAddress
 
@@ -39,10 +42,16 @@ class MailAdapter:
         return bool(runtime.settings.submit_address)
 
     def register(self, runtime: Runtime) -> MailDeliverer:
-        """Only the deliverer: what a worker process needs to send mail it did not receive."""
+        """Only the deliverers: what a worker process needs to send mail it did not receive.
+
+        In e-mail review mode the review thread (outbox channel ``review``) is e-mail too.
+        """
         deliverer = MailDeliverer(runtime.settings, runtime.db, runtime.renderer,
                                   runtime.service, self.options)
         runtime.deliverers["mail"] = deliverer
+        if review_by_mail(runtime.settings):
+            runtime.deliverers[REVIEW_CHANNEL] = ReviewMailDeliverer(
+                runtime.settings, runtime.db, runtime.renderer, runtime.service, self.options)
         return deliverer
 
     async def start(self, runtime: Runtime) -> None:

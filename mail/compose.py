@@ -52,6 +52,10 @@ class Letter:
     message_id: str
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    # (filename, content, "type/subtype"): the dataset card, in a reviewers' e-mail
+    attachments: list[tuple[str, bytes, str]] = field(default_factory=list)
+    # RFC 3834: "auto-replied" answers a message, "auto-generated" is a notification
+    auto_submitted: str = "auto-replied"
 
 
 def render_letter(renderer: Renderer, payload: dict[str, Any], *, phase: str | None,
@@ -84,9 +88,13 @@ def build_message(letter: Letter, *, from_name: str, from_address: str,
         message["In-Reply-To"] = letter.in_reply_to
     if letter.references:
         message["References"] = " ".join(dict.fromkeys(letter.references))
-    message["Auto-Submitted"] = "auto-replied"
+    message["Auto-Submitted"] = letter.auto_submitted
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(letter.body)
+    for filename, data, kind in letter.attachments:
+        maintype, _, subtype = kind.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
+                               filename=filename)
     return message
 
 

@@ -128,19 +128,29 @@ class MailDeliverer:
                                           "limit_per_hour": self.options.replies_per_hour})
 
     async def _send(self, message: object, recipient: str) -> None:
-        settings = self.settings
-        try:
-            await aiosmtplib.send(
-                message, sender=self.address.address, recipients=[recipient],
-                hostname=settings.relay_host, port=settings.relay_port,
-                username=settings.relay_username, password=settings.relay_password,
-                start_tls=bool(settings.relay_starttls),
-                timeout=self.options.relay_timeout, local_hostname=self.address.domain)
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            raise PermanentFailure(f"relay refused {recipient}: {error}") from error
-        except aiosmtplib.SMTPNotSupported as error:
-            raise PermanentFailure(f"relay cannot take this message: {error}") from error
-        except aiosmtplib.SMTPResponseException as error:
-            if 500 <= error.code < 600:
-                raise PermanentFailure(f"relay refused the message: {error}") from error
-            raise
+        await relay(self.settings, self.options, self.address, message, [recipient])
+
+
+async def relay(settings: Settings, options: MailOptions, address: SubmitAddress,
+                message: object, recipients: list[str]) -> dict[str, str]:
+    """Hand one message to the relay; returns the recipients it refused while taking others.
+
+    Every recipient refused, or the message itself, is permanent; 4xx and a relay that is
+    down are for the outbox to retry.
+    """
+    try:
+        refused, _response = await aiosmtplib.send(
+            message, sender=address.address, recipients=recipients,
+            hostname=settings.relay_host, port=settings.relay_port,
+            username=settings.relay_username, password=settings.relay_password,
+            start_tls=bool(settings.relay_starttls),
+            timeout=options.relay_timeout, local_hostname=address.domain)
+    except aiosmtplib.SMTPRecipientsRefused as error:
+        raise PermanentFailure(f"relay refused {', '.join(recipients)}: {error}") from error
+    except aiosmtplib.SMTPNotSupported as error:
+        raise PermanentFailure(f"relay cannot take this message: {error}") from error
+    except aiosmtplib.SMTPResponseException as error:
+        if 500 <= error.code < 600:
+            raise PermanentFailure(f"relay refused the message: {error}") from error
+        raise
+    return {str(rcpt): str(reply) for rcpt, reply in refused.items()}

@@ -23,6 +23,7 @@ from mail.compose import missing_fields
 from mail.models import OutboundMail
 from mail.options import MailOptions
 from mail.parsing import ParsedMail, parse_message
+from mail.review import ReviewAnswers
 from mail.robots import Bounce, delivery_report, robot_reason
 from mail.threads import CHANNEL, SubmitAddress, ThreadMatch, new_message_id
 
@@ -51,6 +52,7 @@ class Inbox:
         self.service = runtime.service
         self.options = options
         self.address = SubmitAddress.parse(runtime.settings.submit_address)
+        self.reviews = ReviewAnswers(runtime, self.address)
         self._wake = asyncio.Event()
         self._senders: dict[str, tuple[asyncio.Lock, int]] = {}
         self._slots = asyncio.Semaphore(max(1, options.concurrency))
@@ -174,6 +176,9 @@ class Inbox:
             return Verdict("ignored", f"robot:{reason}")
         if not sender:
             return Verdict("ignored", "no-sender")
+        if prepared.review is not None:  # an answer in a review thread, not a conversation
+            status, outcome = await self.reviews.answer(stored, mail, prepared.review)
+            return Verdict(status, outcome)
         if prepared.contributor_id is None:
             assert prepared.match is not None
             await self._refuse_stranger(stored, mail, prepared.match)

@@ -16,11 +16,29 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.outbox import enqueue
 from core.storage.database import Database
-from core.storage.models import Conversation, OutboxMessage, Submission, utcnow
+from core.storage.models import (
+    AuditEntry,
+    CardVersion,
+    Conversation,
+    InboundEvent,
+    OutboxMessage,
+    Submission,
+    utcnow,
+)
 from mail.models import InboundMail, MailThread, OutboundMail
 from mail.parsing import message_id_of, message_key, quick_headers
-from mail.threads import ThreadMatch, match_thread, new_message_id, new_token
+from mail.threads import (
+    REVIEW_PREFIX,
+    ThreadMatch,
+    is_review_tag,
+    match_thread,
+    new_message_id,
+    new_review_token,
+    new_token,
+    review_key,
+)
 
 TERMINAL = ("processed", "ignored", "duplicate")
 SENT = ("sent", "bounced")
@@ -97,6 +115,7 @@ class Preparation:
     duplicate: bool = False
     match: ThreadMatch | None = None
     contributor_id: str | None = None  # whose conversation it speaks for; None: a stranger's
+    review: ReviewMatch | None = None  # an answer in a submission's review thread
 
 
 async def prepare(db: Database, stored: StoredMail, *, sender: str, subject: str,
@@ -116,14 +135,22 @@ async def prepare(db: Database, stored: StoredMail, *, sender: str, subject: str
                                   "thread_ids": thread_ids}
         preparation = Preparation()
         if conversation and sender:
-            match = await match_thread(session, tags, message_ids)
-            contributor: str | None = sender
-            if match is not None and sender not in await _speakers(session, match):
-                contributor = None
-            elif match is not None:
-                contributor = match.contributor_id
-            preparation = Preparation(match=match, contributor_id=contributor)
-            values["contributor_id"] = contributor
+            # A review token names its thread exactly; then a contributor's token or
+            # thread; then a reply to a review e-mail that lost the token on the way.
+            review = await _review_match(session, tags, [])
+            match = None if review else await match_thread(session, tags, message_ids)
+            if review is None and match is None:
+                review = await _review_match(session, [], message_ids)
+            if review is not None:
+                preparation = Preparation(review=review)
+            else:
+                contributor: str | None = sender
+                if match is not None and sender not in await _speakers(session, match):
+                    contributor = None
+                elif match is not None:
+                    contributor = match.contributor_id
+                preparation = Preparation(match=match, contributor_id=contributor)
+                values["contributor_id"] = contributor
         await session.execute(update(InboundMail).where(InboundMail.id == stored.id)
                               .values(**values))
         return preparation
@@ -337,3 +364,165 @@ async def outbound_by_message_ids(db: Database, message_ids: list[str]) -> list[
     async with db.transaction() as session:
         return list((await session.scalars(select(OutboundMail).where(
             OutboundMail.message_id.in_(ids)))).all())
+
+
+# -- review thread ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReviewMatch:
+    """The submission whose review thread a message answers."""
+
+    reference: str
+    submission_id: int
+    by: str = "token"
+
+
+async def _review_match(session: AsyncSession, tags: list[str],
+                        message_ids: list[str]) -> ReviewMatch | None:
+    """By the review token it was sent to, else by a review e-mail it answers."""
+    for tag in dict.fromkeys(t.lower() for t in tags if t and is_review_tag(t)):
+        key = await session.scalar(select(MailThread.contributor_id).where(
+            MailThread.token == tag, MailThread.contributor_id.startswith(REVIEW_PREFIX)))
+        if key:
+            return await _review_of(session, key.removeprefix(REVIEW_PREFIX), "token")
+    ids = [m for m in dict.fromkeys(message_ids) if len(m) <= 255][:40]
+    if not ids:
+        return None
+    key = await session.scalar(
+        select(OutboundMail.recipient).where(OutboundMail.message_id.in_(ids),
+                                             OutboundMail.recipient.startswith(REVIEW_PREFIX))
+        .order_by(OutboundMail.id.desc()).limit(1))
+    return await _review_of(session, key.removeprefix(REVIEW_PREFIX), "thread") if key else None
+
+
+async def _review_of(session: AsyncSession, reference: str, by: str) -> ReviewMatch | None:
+    submission_id = await session.scalar(select(Submission.id).where(
+        Submission.reference == reference))
+    return ReviewMatch(reference, submission_id, by) if submission_id is not None else None
+
+
+@dataclass
+class ReviewPlan:
+    """What one e-mail of a review thread needs, read in one transaction."""
+
+    outbound: OutboundMail
+    token: str
+    earlier_waiting: bool = False  # an earlier e-mail of this thread is not sent yet
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    sent_last_hour: int = 0
+    card: tuple[str, bytes] | None = None  # (filename, content) of a card to attach
+
+
+async def plan_review(db: Database, *, outbox_id: int, reference: str, recipient: str,
+                      submission_id: int | None, domain: str, since: datetime,
+                      card_version_id: int | None = None) -> ReviewPlan:
+    """The e-mail's row (one Message-ID across retries), its place in the thread, the token.
+
+    ``recipient`` is the thread's key for the e-mails all reviewers get, or one address
+    for an answer to one person (threaded under the message it answers).
+    """
+    thread = review_key(reference)
+    async with db.transaction() as session:
+        earlier = await session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.channel == "review", OutboxMessage.submission_id == submission_id,
+            OutboxMessage.id < outbox_id,
+            OutboxMessage.status.in_(("pending", "sending"))).limit(1))
+        outbound = await session.scalar(select(OutboundMail).where(
+            OutboundMail.outbox_id == outbox_id))
+        if outbound is None:
+            outbound = OutboundMail(outbox_id=outbox_id, recipient=recipient[:320],
+                                    contributor_id=None, submission_id=submission_id,
+                                    context={"review": reference}, status="queued",
+                                    message_id=new_message_id(domain), created_at=utcnow())
+            session.add(outbound)
+            await session.flush()
+        plan = ReviewPlan(outbound=outbound, token=await _review_token(db, session, reference),
+                          earlier_waiting=earlier is not None)
+        sent = list((await session.scalars(
+            select(OutboundMail.message_id).where(OutboundMail.recipient == thread,
+                                                  OutboundMail.status.in_(SENT),
+                                                  OutboundMail.id != outbound.id)
+            .order_by(OutboundMail.id))).all())
+        plan.in_reply_to = sent[-1] if sent else None
+        plan.references = [*sent[:1], *sent[1:][-8:]]
+        if outbound.inbound_id is not None:
+            inbound = (await session.execute(
+                select(InboundMail.message_id, InboundMail.thread_ids)
+                .where(InboundMail.id == outbound.inbound_id))).first()
+            if inbound is not None:
+                plan.in_reply_to = inbound.message_id
+                plan.references = list(dict.fromkeys(
+                    [*sent[:1], *[str(m) for m in inbound.thread_ids or []][-10:]]))
+        if recipient != thread:
+            plan.sent_last_hour = int(await session.scalar(
+                select(func.count(OutboundMail.id)).where(
+                    OutboundMail.recipient == recipient, OutboundMail.status.in_(SENT),
+                    OutboundMail.sent_at >= since)) or 0)
+        if card_version_id is not None:
+            card = await session.get(CardVersion, card_version_id)
+            if card is not None:
+                plan.card = (card.filename, card.content)
+        return plan
+
+
+async def _review_token(db: Database, session: AsyncSession, reference: str) -> str:
+    """The review thread's token, made on first use; only its reviewers' mail carries it."""
+    key = review_key(reference)
+    await session.execute(_insert(db)(MailThread).values(
+        contributor_id=key, token=new_review_token(), created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["contributor_id"]))
+    return str(await session.scalar(select(MailThread.token).where(
+        MailThread.contributor_id == key)))
+
+
+async def enqueue_review_answer(db: Database, *, inbound_id: int, recipient: str,
+                                submission_id: int, payload: dict[str, Any],
+                                domain: str) -> int:
+    """An answer to one person's e-mail in a review thread, threaded under it."""
+    async with db.transaction() as session:
+        message = enqueue(session, "review", recipient, payload, submission_id=submission_id)
+        await session.flush()
+        session.add(OutboundMail(outbox_id=message.id, inbound_id=inbound_id,
+                                 recipient=recipient[:320], contributor_id=None,
+                                 submission_id=submission_id,
+                                 context={"review": payload.get("reference")},
+                                 message_id=new_message_id(domain), status="queued",
+                                 created_at=utcnow()))
+        return int(message.id)
+
+
+async def claim_review_message(db: Database, *, inbound_id: int, message_id: str,
+                               retry: bool, submission_id: int, actor: str,
+                               action: str) -> str:
+    """Whether to apply a reviewer's decision: ``new``, ``duplicate`` or ``applied``.
+
+    The decision and its audit row commit in ``ReviewDesk.decide``'s own transaction,
+    so a message seen before is only applied again when it is our own retry after a
+    crash and the audit log has no such decision by this reviewer since it arrived.
+    """
+    async with db.transaction() as session:
+        inserted = await session.scalar(
+            _insert(db)(InboundEvent).values(source="mail.review",
+                                             external_id=message_id[:998], payload={},
+                                             status="received", received_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["source", "external_id"])
+            .returning(InboundEvent.id))
+        if inserted is not None:
+            return "new"
+        if not retry:
+            return "duplicate"
+        received = await session.scalar(select(InboundMail.received_at).where(
+            InboundMail.id == inbound_id))
+        done = await session.scalar(select(AuditEntry.id).where(
+            AuditEntry.submission_id == submission_id, AuditEntry.actor == actor,
+            AuditEntry.action == action, AuditEntry.created_at >= received).limit(1))
+        return "applied" if done is not None else "new"
+
+
+async def audited(db: Database, *, submission_id: int, actor: str, action: str) -> bool:
+    """Whether this person already has an audit row of this kind on the submission."""
+    async with db.transaction() as session:
+        return await session.scalar(select(AuditEntry.id).where(
+            AuditEntry.submission_id == submission_id, AuditEntry.actor == actor,
+            AuditEntry.action == action).limit(1)) is not None

@@ -17,6 +17,10 @@ from core.storage.models import Submission
 from mail.models import MailThread, OutboundMail
 
 CHANNEL = "mail"
+# The review thread of OTDI-0042 is the "conversation" ``review:OTDI-0042``: its token
+# (``r`` + hex, so it never looks like a contributor's hex token) lives in mail_threads
+# and the e-mails of the thread in mail_outbound under that recipient.
+REVIEW_PREFIX = "review:"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,21 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
+def new_review_token() -> str:
+    """A review thread's token; the ``r`` tells it from a contributor's at a glance."""
+    return "r" + new_token()
+
+
+def is_review_tag(tag: str) -> bool:
+    """A plus-tag naming a review thread, not a contributor's conversation."""
+    return tag.lower().startswith("r")
+
+
+def review_key(reference: str) -> str:
+    """The thread key of a submission's review thread (never an e-mail address)."""
+    return f"{REVIEW_PREFIX}{reference}"
+
+
 def new_message_id(domain: str) -> str:
     return f"<otdi.{secrets.token_hex(12)}@{domain}>"
 
@@ -74,7 +93,7 @@ class ThreadMatch:
 async def match_thread(session: AsyncSession, tags: list[str],
                        message_ids: list[str]) -> ThreadMatch | None:
     """By reply token first (it names the thread exactly), then by the Message-IDs quoted."""
-    for tag in dict.fromkeys(t.lower() for t in tags if t):
+    for tag in dict.fromkeys(t.lower() for t in tags if t and not is_review_tag(t)):
         contributor = await session.scalar(select(MailThread.contributor_id).where(
             MailThread.token == tag))
         if contributor:

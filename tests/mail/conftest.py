@@ -134,7 +134,7 @@ class Intake:
         async def outbox_empty() -> bool:
             async with self.db.transaction() as session:
                 waiting = await session.scalar(select(func.count(OutboxMessage.id)).where(
-                    OutboxMessage.channel == "mail",
+                    OutboxMessage.channel.in_(list(self.runtime.deliverers)),
                     OutboxMessage.status.in_(("pending", "sending"))))
             return not waiting
 

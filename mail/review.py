@@ -1,0 +1,297 @@
+"""Reviewing by e-mail: each submission's review thread is an e-mail thread to the reviewers.
+
+The mode for a deployment without Slack reviewing (no Slack, or no review channel) that
+names reviewers in ``INTAKE_REVIEW_EMAILS``. Outbox channel ``review`` becomes e-mail to
+them: the summary with the card attached and its check report when a submission arrives,
+then what the contributor writes and every change of status, all in one thread. A
+reviewer answers with a decision on the first line of a reply; ``ReviewDesk`` applies it
+and tells the contributor on their own channel. Replies come back to a plus-address whose
+token names the thread (``data+r<token>@``), or are matched by the Message-IDs they quote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.outbox import OutboundRecord, PermanentFailure, RetryLater
+from core.render import Renderer, render_reply
+from core.review import CONTRIBUTOR_PREFIX, Decision, ReviewDesk, Reviewer, parse_decision
+from core.runtime import Runtime
+from core.service import IntakeService
+from core.settings import Settings
+from core.storage.database import Database
+from core.storage.models import utcnow
+from mail import store
+from mail.bodytext import body_part, body_text
+from mail.compose import Letter, build_message
+from mail.delivery import relay
+from mail.options import MailOptions
+from mail.parsing import ParsedMail
+from mail.quotes import new_lines
+from mail.threads import CHANNEL, SubmitAddress, review_key
+
+WINDOW = timedelta(hours=1)
+HOLD_SECONDS = 3.0
+ANSWER = "review.answer"  # our own kind: an answer to one person's e-mail in the thread
+DONE = ("sent", "bounced", "suppressed", "merged")
+
+
+def review_by_mail(settings: Settings) -> bool:
+    """E-mail review mode: reviewer addresses given and Slack not set up for reviewing."""
+    slack_reviews = settings.slack_enabled and bool(settings.review_channel)
+    return bool(settings.review_emails) and not slack_reviews
+
+
+def reviewers(settings: Settings) -> list[str]:
+    """The reviewer addresses, each once (compared without regard to case)."""
+    found: dict[str, str] = {}
+    for address in settings.review_emails:
+        found.setdefault(address.strip().lower(), address.strip())
+    return [address for address in found.values() if address]
+
+
+def reviewers_of(settings: Settings, context: dict[str, Any]) -> list[str]:
+    """Who gets a submission's review thread: the reviewers, except its contributor."""
+    own = {str(context.get("email") or "").lower(), str(context.get("contributor") or "").lower()}
+    return [address for address in reviewers(settings) if address.lower() not in own]
+
+
+def is_reviewer(settings: Settings, address: str) -> bool:
+    """Only a listed address may decide (From is compared without regard to case)."""
+    return address.strip().lower() in {a.lower() for a in reviewers(settings)}
+
+
+def reviewer_text(mail: ParsedMail) -> str:
+    """What the reviewer just wrote, quotes and sign-off removed but every line kept.
+
+    ``ParsedMail.text`` keeps only ``Key: value`` lines when there are some (a
+    contributor's answers); a reviewer's "changes:" text must not lose its prose.
+    """
+    if mail.message is None:
+        return mail.text
+    try:
+        body = body_part(mail.message)
+        return new_lines(body_text(body)) if body is not None else ""
+    except Exception:  # noqa: BLE001 - an unreadable body is an empty one
+        return ""
+
+
+def read_decision(text: str) -> tuple[Decision, str] | None:
+    """``parse_decision``, plus the Slack thread's "to contributor:" meaning a question."""
+    found = parse_decision(text)
+    if found is None and text.strip().lower().startswith(CONTRIBUTOR_PREFIX):
+        return Decision.ASK, text.strip()[len(CONTRIBUTOR_PREFIX):].strip()
+    return found
+
+
+def _card_type(filename: str) -> str:
+    return "text/markdown" if filename.lower().endswith((".md", ".markdown")) else "text/plain"
+
+
+class ReviewMailDeliverer:
+    """The outbox's deliverer for channel ``review`` in e-mail review mode."""
+
+    def __init__(self, settings: Settings, db: Database, renderer: Renderer,
+                 service: IntakeService, options: MailOptions,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.db = db
+        self.renderer = renderer
+        self.service = service
+        self.options = options
+        self.clock = clock
+        self.address = SubmitAddress.parse(settings.submit_address)
+        self.desk = ReviewDesk(db)
+
+    async def __call__(self, record: OutboundRecord) -> None:
+        payload = record.payload
+        kind = str(payload.get("kind") or "")
+        reference = payload.get("reference")
+        if not reference or kind not in ("review.open", "review.relay", "review.status",
+                                         ANSWER):
+            raise PermanentFailure(f"not a review e-mail: {kind!r} for {reference!r}")
+        context = await self.desk.context(reference)
+        if context is None:
+            raise PermanentFailure(f"no submission {reference}")
+        one_person = kind == ANSWER
+        recipients = ([record.recipient] if one_person
+                      else reviewers_of(self.settings, context))
+        plan = await store.plan_review(
+            self.db, outbox_id=record.id, reference=reference,
+            recipient=record.recipient if one_person else review_key(reference),
+            submission_id=record.submission_id, domain=self.address.domain,
+            since=self.clock() - WINDOW,
+            card_version_id=payload.get("card_version_id") if kind == "review.relay" else None)
+        outbound = plan.outbound
+        if outbound.status in DONE:  # sent before a crash kept the outbox from hearing of it
+            await self._after(kind, reference, outbound.message_id, recipients)
+            return
+        if plan.earlier_waiting:  # the thread keeps its order: open, then what followed
+            raise RetryLater(HOLD_SECONDS, "an earlier e-mail of this review thread waits")
+        if one_person and plan.sent_last_hour >= self.options.replies_per_hour:
+            await self._suppress(record, outbound.id)
+            return
+        if not recipients:
+            raise PermanentFailure("INTAKE_REVIEW_EMAILS names no one but the contributor")
+        letter = self._letter(kind, payload, context, plan, recipients)
+        try:
+            message = build_message(letter, from_name=self.renderer.render("from_name", {},
+                                                                           "mail"),
+                                    from_address=self.address.address, when=self.clock())
+        except (ValueError, TypeError) as error:
+            raise PermanentFailure(f"cannot write this e-mail: {error!r}") from error
+        refused = await relay(self.settings, self.options, self.address, message, recipients)
+        await store.delivered(self.db, outbound.id, [], self.clock())
+        if refused:
+            await self.service.record(actor="intake", channel=CHANNEL,
+                                      action="mail.review_recipients_refused",
+                                      submission_id=record.submission_id,
+                                      detail={"refused": refused,
+                                              "message_id": outbound.message_id})
+        await self._after(kind, reference, outbound.message_id, recipients)
+
+    async def _after(self, kind: str, reference: str, message_id: str,
+                     recipients: list[str]) -> None:
+        """The first e-mail is out: the thread exists and the submission is in review."""
+        if kind == "review.open":
+            await self.desk.thread_opened(reference, {"mail_message_id": message_id,
+                                                      "mail_reviewers": recipients})
+
+    async def _suppress(self, record: OutboundRecord, outbound_id: int) -> None:
+        """Over the hourly limit for one address (a chatty robot): not sent, on record."""
+        await store.mark_outbound(self.db, outbound_id, "suppressed")
+        await self.service.record(actor="intake", channel=CHANNEL,
+                                  action="mail.reply_suppressed",
+                                  submission_id=record.submission_id,
+                                  detail={"recipient": record.recipient, "outbox_id": record.id,
+                                          "limit_per_hour": self.options.replies_per_hour})
+
+    def _letter(self, kind: str, payload: dict[str, Any], context: dict[str, Any],
+                plan: store.ReviewPlan, recipients: list[str]) -> Letter:
+        """Subject, body and attachment of one thread e-mail; the words are templates'."""
+        reference = context["reference"]
+        notice = bool(payload.get("notice"))
+        reply_to = self.address.address if notice else self.address.with_tag(plan.token)
+        subject = self.renderer.render("review_subject", {
+            "reference": reference, "name": context["name"],
+            "reply": kind != "review.open"}, "mail")
+        common = {**context, "reply_to": reply_to, "submit_address": self.address.address}
+        attachments: list[tuple[str, bytes, str]] = []
+        if kind == "review.open":
+            # Once this e-mail is out the submission is in review: say so already.
+            status = "in_review" if context["status"] == "submitted" else context["status"]
+            summary = self.renderer.render("review_summary", {**context, "status": status},
+                                           "mail")
+            body = self.renderer.render("review_open", {**common, "summary": summary}, "mail")
+            card = context.get("card")
+            if card and card.get("content") is not None:
+                attachments.append((card["filename"], bytes(card["content"]),
+                                    _card_type(card["filename"])))
+        elif kind == "review.relay":
+            body = self.renderer.render("review_relay", {
+                **common, "text": payload.get("text") or "",
+                "filename": payload.get("filename"), "report": payload.get("report"),
+                "status": payload.get("status") or context["status"],
+                "attached": plan.card is not None}, "mail")
+            if plan.card is not None:
+                filename, content = plan.card
+                attachments.append((filename, content, _card_type(filename)))
+        elif kind == "review.status":
+            body = self.renderer.render("review_status", {
+                **common, "status": payload.get("status") or context["status"],
+                "decision": payload.get("decision") or "", "by": payload.get("by") or "",
+                "text": payload.get("text") or ""}, "mail")
+        else:
+            body = self.renderer.render("review_answer", {
+                **common, "text": render_reply(self.renderer, payload, "mail"),
+                "notice": notice}, "mail")
+        return Letter(recipient=", ".join(recipients), subject=" ".join(subject.split()),
+                      body=body + "\n", reply_to=reply_to,
+                      message_id=plan.outbound.message_id, in_reply_to=plan.in_reply_to,
+                      references=plan.references, attachments=attachments,
+                      auto_submitted="auto-replied" if kind == ANSWER else "auto-generated")
+
+
+class ReviewAnswers:
+    """A message in a review thread: a reviewer's decision or comment, or an outsider's."""
+
+    def __init__(self, runtime: Runtime, address: SubmitAddress) -> None:
+        self.settings = runtime.settings
+        self.db = runtime.db
+        self.service = runtime.service
+        self.address = address
+        self.desk = ReviewDesk(runtime.db)
+
+    async def answer(self, stored: store.StoredMail, mail: ParsedMail,
+                     match: store.ReviewMatch) -> tuple[str, str]:
+        """(row status, outcome). Only a listed reviewer's decision changes anything."""
+        sender = mail.from_address
+        if not review_by_mail(self.settings):
+            await self.service.record(actor=sender, channel=CHANNEL,
+                                      action="mail.review_mode_off",
+                                      submission_id=match.submission_id,
+                                      detail={"message_id": mail.message_id})
+            return "ignored", "review:off"
+        if not is_reviewer(self.settings, sender):
+            return await self._outsider(stored, mail, match)
+        text = reviewer_text(mail)
+        found = read_decision(text)
+        if found is None:
+            await self.service.record(actor=sender, channel=CHANNEL,
+                                      action="mail.review_comment",
+                                      submission_id=match.submission_id,
+                                      detail={"text": text[:2000],
+                                              "message_id": mail.message_id})
+            await self._tell(stored, sender, match, "review_unclear",
+                             {"reference": match.reference})
+            return "processed", "review:comment"
+        decision, words = found
+        claim = await store.claim_review_message(
+            self.db, inbound_id=stored.id, message_id=mail.message_id,
+            retry=stored.attempts > 1, submission_id=match.submission_id, actor=sender,
+            action=f"review.{decision}")
+        if claim == "duplicate":
+            return "duplicate", "duplicate"
+        if claim == "applied":  # decided before a crash: its messages were queued with it
+            return "processed", f"review:{decision}"
+        result = await self.desk.decide(
+            match.reference, Reviewer(id=sender, channel=CHANNEL, email=sender), decision,
+            words, is_reviewer=True)
+        if result.applied:
+            self._wake()
+            return "processed", f"review:{decision}"
+        await self._tell(stored, sender, match, result.refused or "review_refused_unknown",
+                         {"reference": match.reference, "status": result.status,
+                          "decided_by": result.decided_by})
+        return "processed", "review:refused"
+
+    async def _outsider(self, stored: store.StoredMail, mail: ParsedMail,
+                        match: store.ReviewMatch) -> tuple[str, str]:
+        """Not a reviewer: nothing changes; they hear so once per submission, then silence."""
+        sender = mail.from_address
+        told = await store.audited(self.db, submission_id=match.submission_id, actor=sender,
+                                   action="mail.review_outsider")
+        await self.service.record(actor=sender, channel=CHANNEL,
+                                  action="mail.review_outsider",
+                                  submission_id=match.submission_id,
+                                  detail={"message_id": mail.message_id,
+                                          "matched_by": match.by, "told": not told})
+        if not told:
+            await self._tell(stored, sender, match, "review_refused_not_reviewer",
+                             {"reference": match.reference}, notice=True)
+        return "processed", "review:outsider"
+
+    async def _tell(self, stored: store.StoredMail, recipient: str, match: store.ReviewMatch,
+                    template: str, context: dict[str, Any], notice: bool = False) -> None:
+        payload = {"kind": ANSWER, "reference": match.reference, "notice": notice,
+                   "parts": [{"template": template, "context": context}], "choices": None}
+        await store.enqueue_review_answer(self.db, inbound_id=stored.id, recipient=recipient,
+                                          submission_id=match.submission_id, payload=payload,
+                                          domain=self.address.domain)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.service.on_enqueued:
+            self.service.on_enqueued()
