@@ -237,7 +237,8 @@ class IntakeService:
                                        "decision": "withdraw", "by": key.contributor_id}
         else:
             after = "resubmitted" if before == "changes_requested" else before
-            payload = {"kind": "review.relay", "text": effect.text, "filename": effect.filename,
+            payload = {"kind": "review.relay", "status": after, "text": effect.text,
+                       "filename": effect.filename,
                        "card_version_id": card.id if card else None, "report": effect.report,
                        "from": key.contributor_id, "from_channel": key.channel}
         if after != before:
