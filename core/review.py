@@ -164,6 +164,8 @@ class ReviewDesk:
             if submission is None:
                 return
             submission.extra = {**(submission.extra or {}), "review_thread": thread}
+            if thread.get("ts"):
+                submission.review_thread_ts = str(thread["ts"])
             if submission.status == Status.SUBMITTED:
                 submission.status = Status.IN_REVIEW
                 session.add(AuditEntry(
@@ -192,8 +194,12 @@ class ReviewDesk:
             return (submission.extra or {}).get("review_thread") if submission else None
 
     async def submission_for_thread(self, key: str, value: str) -> str | None:
-        """The reference whose review thread has ``thread[key] == value`` (a Slack ts)."""
+        """The reference whose review thread has ``thread[key] == value``; by index for a
+        Slack ``ts``, the common case (every reply in a review channel asks)."""
         async with self.db.transaction() as session:
+            if key == "ts":
+                return await session.scalar(select(Submission.reference).where(
+                    Submission.review_thread_ts == value))
             rows = await session.execute(select(Submission.reference, Submission.extra))
             for reference, extra in rows:
                 if ((extra or {}).get("review_thread") or {}).get(key) == value:

@@ -64,6 +64,8 @@ class Submission(Base):
     card_version_id: Mapped[int | None] = mapped_column(Integer)
     card_url: Mapped[str | None] = mapped_column(String(2048))
     reply_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Where its review thread is (a Slack message ts): found from a thread reply at once.
+    review_thread_ts: Mapped[str | None] = mapped_column(String(64), index=True)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
