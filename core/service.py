@@ -112,7 +112,8 @@ class IntakeService:
                 return TurnOutcome(duplicate=True)  # a concurrent delivery won the race
             for fetch in fetches:
                 follow_up = await self._fetch(fetch.url)
-                more, _ = await self._turn(key, follow_up, None, None)
+                more, _ = await self._turn(key, follow_up, None, None,
+                                           merge_into=outcome.outbox_ids[-1])
                 outcome.replies += more.replies
                 outcome.outbox_ids += more.outbox_ids
                 outcome.state = more.state
@@ -132,7 +133,8 @@ class IntakeService:
         return Inbound("file", file=card)
 
     async def _turn(self, key: ConversationKey, event: Inbound, source: str | None,
-                    external_id: str | None) -> tuple[TurnOutcome, list[FetchCard]]:
+                    external_id: str | None, merge_into: int | None = None,
+                    ) -> tuple[TurnOutcome, list[FetchCard]]:
         async with self.db.transaction() as session:
             if external_id is not None and source is not None:
                 if await self._seen(session, source, external_id):
@@ -174,12 +176,29 @@ class IntakeService:
             conversation.updated_at = self.clock()
             payload = reply.to_dict()
             payload["reference"] = new_state.reference
+            outcome.replies.append(payload)
+            if merge_into is not None and await self._merge(session, merge_into, payload):
+                return outcome, fetches
             message = enqueue(session, key.channel, key.contributor_id, payload,
                               submission_id=new_state.submission_id)
             await session.flush()
-            outcome.replies.append(payload)
             outcome.outbox_ids.append(message.id)
             return outcome, fetches
+
+    async def _merge(self, session: AsyncSession, outbox_id: int,
+                     payload: dict[str, Any]) -> bool:
+        """Add a follow-up (the card fetched by URL) to the reply not yet sent, so the
+        contributor gets one message; its question replaces the earlier one."""
+        row = await session.get(OutboxMessage, outbox_id, with_for_update=not self.db.is_sqlite)
+        if row is None or row.status != "pending":
+            return False
+        first = dict(row.payload)
+        parts = list(first.get("parts", []))
+        while parts and parts[-1]["template"] == "ask":
+            parts.pop()
+        row.payload = {**first, "parts": parts + payload["parts"],
+                       "choices": payload["choices"], "reference": payload["reference"]}
+        return True
 
     @staticmethod
     async def _seen(session: AsyncSession, source: str, external_id: str) -> bool:

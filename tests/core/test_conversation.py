@@ -266,3 +266,35 @@ async def test_the_site_mailto_with_an_empty_card_line(chat: Transcript) -> None
     assert state.asking == "card"
     answer = await chat.say("status")
     assert "only fetch it by myself" in answer
+
+
+async def test_a_card_by_url_is_fetched_and_answered_in_one_reply(db) -> None:
+    from core.conversation import CardFile
+
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> CardFile:
+        fetched.append(url)
+        return CardFile("README.md", CARD, source_url=url)
+
+    chat = Transcript(make_service(db, fetch_card=fetch))
+    await chat.say("name: Ocean, url: https://huggingface.co/datasets/example/ocean, hosting: no")
+    answer = await chat.say("https://huggingface.co/datasets/example/ocean/raw/main/README.md")
+    assert fetched == ["https://huggingface.co/datasets/example/ocean/raw/main/README.md"]
+    assert "PASSES" in answer
+    assert answer.count("Which modalities") == 1  # one reply, one question
+    state = await chat.state()
+    assert state.card is not None and state.card.source_url == fetched[0]
+
+
+async def test_a_card_url_that_cannot_be_fetched_is_explained(db) -> None:
+    from core.service import CardFetchFailed
+
+    async def fetch(url: str):
+        raise CardFetchFailed("the server answered 404 Not Found")
+
+    chat = Transcript(make_service(db, fetch_card=fetch))
+    await chat.say("name: Ocean, url: https://example.org/ocean, hosting: no")
+    answer = await chat.say("https://example.org/ocean/README.md")
+    assert "404 Not Found" in answer
+    assert (await chat.state()).asking == "card"
