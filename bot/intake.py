@@ -71,10 +71,10 @@ class SlackIntake:
         return self.runtime.settings.max_card_bytes
 
     async def turn(self, user_id: str, event: Inbound, external_id: str,
-                   kind: str) -> TurnOutcome:
+                   kind: str, merge_into: int | None = None, wake: bool = True) -> TurnOutcome:
         outcome = await self.runtime.service.handle(
             ConversationKey(queries.CHANNEL, user_id), event, source=queries.SOURCE,
-            external_id=external_id)
+            external_id=external_id, merge_into=merge_into, wake=wake)
         if outcome.duplicate:
             self.metrics.inc("intake_slack_duplicates_total")
         else:
@@ -249,30 +249,36 @@ class SlackIntake:
             card, failure = await self._form_card(answers)
             key = ConversationKey(queries.CHANNEL, user)
             state = await queries.conversation_state(self.db, key)
+            replies: list[int] = []
+
+            async def turn(event: Inbound, suffix: str) -> TurnOutcome:
+                # Every turn of the form adds to one DM, sent when the form is done.
+                outcome = await self.turn(user, event, f"{base}{suffix}", "form",
+                                          merge_into=replies[-1] if replies else None,
+                                          wake=False)
+                replies.extend(outcome.outbox_ids)
+                return outcome
+
             if state is not None and state.phase == "submitted":
-                await self.turn(user, Inbound("text", text="new", suggested_email=suggested),
-                                f"{base}:new", "form")
+                await turn(Inbound("text", text="new", suggested_email=suggested), ":new")
             text, alone = answers.split()
             for field, value in alone:
-                await self.turn(user, Inbound("choice", field=field, values=(value,),
-                                              suggested_email=suggested), f"{base}:{field}",
-                                "form")
-            outcome = await self.turn(user, Inbound("text", text=text, file=card,
-                                                    suggested_email=suggested), base, "form")
-            if outcome.duplicate or outcome.state is None:
-                return
-            if failure is not None:
-                outcome = await self.turn(user, Inbound("card_fetch_failed", text=failure),
-                                          f"{base}:card", "form")
-            asking = outcome.state.asking if outcome.state else None
-            if asking == "domain_suggestion" and answers.own_domain:
-                outcome = await self.turn(user, Inbound("choice", field="domain_suggestion",
-                                                        values=("yes",)),
-                                          f"{base}:suggestion", "form")
-            if outcome.state is not None and outcome.state.asking == "confirm" \
-                    and not outcome.state.card_errors_acknowledged:
-                await self.turn(user, Inbound("choice", field="confirm", values=("yes",)),
-                                f"{base}:confirm", "form")
+                await turn(Inbound("choice", field=field, values=(value,),
+                                   suggested_email=suggested), f":{field}")
+            outcome = await turn(Inbound("text", text=text, file=card,
+                                         suggested_email=suggested), "")
+            if not outcome.duplicate and outcome.state is not None:
+                if failure is not None:
+                    outcome = await turn(Inbound("card_fetch_failed", text=failure), ":card")
+                asking = outcome.state.asking if outcome.state else None
+                if asking == "domain_suggestion" and answers.own_domain:
+                    outcome = await turn(Inbound("choice", field="domain_suggestion",
+                                                 values=("yes",)), ":suggestion")
+                if outcome.state is not None and outcome.state.asking == "confirm" \
+                        and not outcome.state.card_errors_acknowledged:
+                    await turn(Inbound("choice", field="confirm", values=("yes",)), ":confirm")
+        if replies and self.runtime.service.on_enqueued:
+            self.runtime.service.on_enqueued()
 
     async def _form_card(self, answers: FormAnswers) -> tuple[CardFile | None, str | None]:
         if answers.card is None:

@@ -101,25 +101,32 @@ class IntakeService:
         return self._locks.setdefault(key, asyncio.Lock())
 
     async def handle(self, key: ConversationKey, event: Inbound, *,
-                     source: str | None = None, external_id: str | None = None) -> TurnOutcome:
-        """Process one inbound event; a repeated ``(source, external_id)`` does nothing."""
+                     source: str | None = None, external_id: str | None = None,
+                     merge_into: int | None = None, wake: bool = True) -> TurnOutcome:
+        """Process one inbound event; a repeated ``(source, external_id)`` does nothing.
+
+        ``merge_into`` (an outbox id) adds this turn's reply to that one while it is not
+        sent yet, and ``wake=False`` leaves the worker asleep: an adapter that turns one
+        action into several turns (a whole form) sends one message.
+        """
         async with self._lock(key):
             try:
-                outcome, fetches = await self._turn(key, event, source, external_id)
+                outcome, fetches = await self._turn(key, event, source, external_id,
+                                                    merge_into=merge_into)
             except IntegrityError:
                 if external_id is None:
                     raise
                 return TurnOutcome(duplicate=True)  # a concurrent delivery won the race
             for fetch in fetches:
                 follow_up = await self._fetch(fetch.url)
-                more, _ = await self._turn(key, follow_up, None, None,
-                                           merge_into=outcome.outbox_ids[-1])
+                more, _ = await self._turn(key, follow_up, None, None, merge_into=(
+                    outcome.outbox_ids[-1] if outcome.outbox_ids else merge_into))
                 outcome.replies += more.replies
                 outcome.outbox_ids += more.outbox_ids
                 outcome.state = more.state
                 outcome.submission_reference = (more.submission_reference
                                                 or outcome.submission_reference)
-        if self.on_enqueued and outcome.outbox_ids:
+        if self.on_enqueued and wake and (outcome.outbox_ids or merge_into):
             self.on_enqueued()
         return outcome
 

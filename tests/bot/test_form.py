@@ -41,14 +41,14 @@ async def test_the_form_ends_in_the_same_submission(slack: SlackHarness) -> None
     [submission] = await slack.submissions()
     assert (submission.name, submission.hosting, submission.domain, submission.modalities) == (
         "Ocean <!channel> Temperatures", "self", "Marine", ["Text Only", "Video (including audio)"])
-    summary = await slack.fake.wait_for_dm(ADA, "Here is your contribution")
-    assert "Ocean &lt;!channel&gt; Temperatures" in summary.all_text
-    assert "<!channel>" not in done.all_text + summary.all_text
     await eventually(slack.all_delivered)
-    # The summary's Submit button was superseded by the form's own confirmation.
-    answer = await slack.sender.click(summary, ADA, value="yes")
-    await slack.fake.wait_for(lambda: summary.updates)
-    assert "question is closed" in summary.all_text
+    # The form is one DM: what was understood, the summary and the reference together,
+    # with no leftover question or button from the turns in between.
+    assert [m.ts for m in slack.fake.dms(ADA)] == [done.ts]
+    assert "Here is your contribution" in done.all_text
+    assert "Ocean &lt;!channel&gt; Temperatures" in done.all_text
+    assert "<!channel>" not in done.all_text
+    assert not [b for b in done.blocks if b["type"] == "actions"]
     assert len(await slack.submissions()) == 1
 
 
