@@ -43,6 +43,8 @@ CONFIRM = "confirm"
 DOMAIN_SUGGESTION = "domain_suggestion"
 DOMAIN_OTHER = "domain_other"
 MULTIPLE_CHOICE_FIELDS = {"modalities"}
+_OTHER_DOMAIN = {"other", "other…", "other...", "something else", "none of these",
+                 "none of them", "my own", "suggest my own", "i'll suggest one", "own"}
 _USE_README = re.compile(
     r"^(?:none|empty|same|-|n/?a|the readme|readme|use the readme|"
     r"(?:the )?readme (?:at|in|of) the (?:location|repo|repository|dataset)|"
@@ -276,6 +278,9 @@ def _apply(turn: _Turn, field: str, text: str, *, from_pairs: bool = False,
         text = state.suggested_email
     if field == "domain" and suggestion_only and text.strip():
         _offer_domain_suggestion(turn, text)
+        return
+    if field == "domain" and normalise(text) in _OTHER_DOMAIN:
+        state.asking = DOMAIN_OTHER  # as the "Other..." button: ask for their own
         return
     try:
         parsed = parse_field(field, text)

@@ -298,3 +298,16 @@ async def test_a_card_url_that_cannot_be_fetched_is_explained(db) -> None:
     answer = await chat.say("https://example.org/ocean/README.md")
     assert "404 Not Found" in answer
     assert (await chat.state()).asking == "card"
+
+
+async def test_typing_other_asks_for_their_own_domain(chat: Transcript) -> None:
+    await chat.say("name: X, url: https://example.org/x, hosting: no, modalities: text")
+    await chat.upload("README.md", CARD)
+    answer = await chat.say("Other")
+    assert "Which domain would you suggest?" in answer
+    answer = await chat.say("Astro-ornithology")
+    assert "Astro-ornithology" in answer
+    answer = await chat.say("yes")
+    assert "Domain: Astro-ornithology (your suggestion)" in answer
+    answer = await chat.say("change domain to other industrial")
+    assert "Domain: Other Industrial" in answer
