@@ -32,6 +32,7 @@ from core.storage.database import Database
 
 log = logging.getLogger(__name__)
 FORM_EMAIL_TIMEOUT = 1.0  # the form must open within Slack's 3 s
+FORM_HOLD_SECONDS = 30.0  # a form's reply waits for its last turn (or a crash) this long
 CONCURRENT_TURNS = 8  # events processed at once; more wait (below the pool's 5 + 10)
 
 
@@ -71,10 +72,11 @@ class SlackIntake:
         return self.runtime.settings.max_card_bytes
 
     async def turn(self, user_id: str, event: Inbound, external_id: str,
-                   kind: str, merge_into: int | None = None, wake: bool = True) -> TurnOutcome:
+                   kind: str, merge_into: int | None = None,
+                   hold_seconds: float = 0.0) -> TurnOutcome:
         outcome = await self.runtime.service.handle(
             ConversationKey(queries.CHANNEL, user_id), event, source=queries.SOURCE,
-            external_id=external_id, merge_into=merge_into, wake=wake)
+            external_id=external_id, merge_into=merge_into, hold_seconds=hold_seconds)
         if outcome.duplicate:
             self.metrics.inc("intake_slack_duplicates_total")
         else:
@@ -255,7 +257,7 @@ class SlackIntake:
                 # Every turn of the form adds to one DM, sent when the form is done.
                 outcome = await self.turn(user, event, f"{base}{suffix}", "form",
                                           merge_into=replies[-1] if replies else None,
-                                          wake=False)
+                                          hold_seconds=FORM_HOLD_SECONDS)
                 replies.extend(outcome.outbox_ids)
                 return outcome
 
@@ -277,8 +279,7 @@ class SlackIntake:
                 if outcome.state is not None and outcome.state.asking == "confirm" \
                         and not outcome.state.card_errors_acknowledged:
                     await turn(Inbound("choice", field="confirm", values=("yes",)), ":confirm")
-        if replies and self.runtime.service.on_enqueued:
-            self.runtime.service.on_enqueued()
+        await self.runtime.service.release(replies)
 
     async def _form_card(self, answers: FormAnswers) -> tuple[CardFile | None, str | None]:
         if answers.card is None:

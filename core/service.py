@@ -12,7 +12,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -102,17 +102,19 @@ class IntakeService:
 
     async def handle(self, key: ConversationKey, event: Inbound, *,
                      source: str | None = None, external_id: str | None = None,
-                     merge_into: int | None = None, wake: bool = True) -> TurnOutcome:
+                     merge_into: int | None = None, hold_seconds: float = 0.0,
+                     ) -> TurnOutcome:
         """Process one inbound event; a repeated ``(source, external_id)`` does nothing.
 
-        ``merge_into`` (an outbox id) adds this turn's reply to that one while it is not
-        sent yet, and ``wake=False`` leaves the worker asleep: an adapter that turns one
-        action into several turns (a whole form) sends one message.
+        An adapter that turns one action into several turns (a whole form) sends one
+        message: ``hold_seconds`` keeps the reply from the worker for that long (or until
+        ``release``), and ``merge_into`` (an outbox id) adds the reply to that one.
         """
         async with self._lock(key):
             try:
                 outcome, fetches = await self._turn(key, event, source, external_id,
-                                                    merge_into=merge_into)
+                                                    merge_into=merge_into,
+                                                    hold_seconds=hold_seconds)
             except IntegrityError:
                 if external_id is None:
                     raise
@@ -126,9 +128,20 @@ class IntakeService:
                 outcome.state = more.state
                 outcome.submission_reference = (more.submission_reference
                                                 or outcome.submission_reference)
-        if self.on_enqueued and wake and (outcome.outbox_ids or merge_into):
+        if self.on_enqueued and not hold_seconds and outcome.outbox_ids:
             self.on_enqueued()
         return outcome
+
+    async def release(self, outbox_ids: list[int]) -> None:
+        """Held replies may go now (see ``handle``)."""
+        if not outbox_ids:
+            return
+        async with self.db.transaction() as session:
+            await session.execute(update(OutboxMessage).where(
+                OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == "pending")
+                .values(next_attempt_at=self.clock()))
+        if self.on_enqueued:
+            self.on_enqueued()
 
     async def _fetch(self, url: str) -> Inbound:
         if self.fetch_card is None:
@@ -141,7 +154,7 @@ class IntakeService:
 
     async def _turn(self, key: ConversationKey, event: Inbound, source: str | None,
                     external_id: str | None, merge_into: int | None = None,
-                    ) -> tuple[TurnOutcome, list[FetchCard]]:
+                    hold_seconds: float = 0.0) -> tuple[TurnOutcome, list[FetchCard]]:
         async with self.db.transaction() as session:
             if external_id is not None and source is not None:
                 if await self._seen(session, source, external_id):
@@ -188,6 +201,8 @@ class IntakeService:
                 return outcome, fetches
             message = enqueue(session, key.channel, key.contributor_id, payload,
                               submission_id=new_state.submission_id)
+            if hold_seconds:
+                message.next_attempt_at = self.clock() + timedelta(seconds=hold_seconds)
             await session.flush()
             outcome.outbox_ids.append(message.id)
             return outcome, fetches
