@@ -38,8 +38,9 @@ class Processing(Protocol):
     async def wait_processed(self, inbound_id: int, timeout: float) -> bool: ...
 
 
-class MailDeliverer:
-    """Turns outbox records of channel ``mail`` into e-mails sent through the relay."""
+class RelayDeliverer:
+    """What every e-mail deliverer needs: the settings, the database, the templates, the
+    service, the adapter's options, a clock and the submission address."""
 
     def __init__(self, settings: Settings, db: Database, renderer: Renderer,
                  service: IntakeService, options: MailOptions,
@@ -51,7 +52,12 @@ class MailDeliverer:
         self.options = options
         self.clock = clock
         self.address = SubmitAddress.parse(settings.submit_address)
-        self.inbox: Processing | None = None
+
+
+class MailDeliverer(RelayDeliverer):
+    """Turns outbox records of channel ``mail`` into e-mails sent through the relay."""
+
+    inbox: Processing | None = None
 
     async def __call__(self, record: OutboundRecord) -> None:
         plan = await self._plan(record)

@@ -26,7 +26,7 @@ from core.storage.models import utcnow
 from mail import store
 from mail.bodytext import body_part, body_text
 from mail.compose import Letter, build_message
-from mail.delivery import relay
+from mail.delivery import RelayDeliverer, relay
 from mail.options import MailOptions
 from mail.parsing import ParsedMail
 from mail.quotes import new_lines
@@ -90,19 +90,13 @@ def _card_type(filename: str) -> str:
     return "text/markdown" if filename.lower().endswith((".md", ".markdown")) else "text/plain"
 
 
-class ReviewMailDeliverer:
+class ReviewMailDeliverer(RelayDeliverer):
     """The outbox's deliverer for channel ``review`` in e-mail review mode."""
 
     def __init__(self, settings: Settings, db: Database, renderer: Renderer,
                  service: IntakeService, options: MailOptions,
                  clock: Callable[[], datetime] = utcnow) -> None:
-        self.settings = settings
-        self.db = db
-        self.renderer = renderer
-        self.service = service
-        self.options = options
-        self.clock = clock
-        self.address = SubmitAddress.parse(settings.submit_address)
+        super().__init__(settings, db, renderer, service, options, clock)
         self.desk = ReviewDesk(db)
 
     async def __call__(self, record: OutboundRecord) -> None:
