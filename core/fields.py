@@ -578,8 +578,8 @@ class ContactEmail(_Model):
         if not address:
             raise FieldError("email", "email_empty")
         if len(address) > EMAIL_INPUT_LIMIT:
-            raise FieldError("email", "email_invalid",
-                             reason=f"The email address is too long ({len(address)} characters).")
+            raise FieldError("email", "email_invalid", length=len(address),
+                             limit=EMAIL_INPUT_LIMIT)
         try:
             checked = validate_email(address, check_deliverability=False)
         except EmailNotValidError as exc:
