@@ -145,7 +145,7 @@ class IntakeService:
 
     async def _fetch(self, url: str) -> Inbound:
         if self.fetch_card is None:
-            return Inbound("card_fetch_failed", text="fetching cards by URL is not enabled")
+            return Inbound("card_fetch_failed")  # no reason: fetching is not enabled here
         try:
             card = await self.fetch_card(url)
         except CardFetchFailed as error:
@@ -370,14 +370,6 @@ class IntakeService:
                                    action=action, detail=_jsonable(detail or {}),
                                    from_state=from_state, to_state=to_state,
                                    created_at=self.clock()))
-
-    async def pending_replies(self, key: ConversationKey) -> list[OutboxMessage]:
-        async with self.db.transaction() as session:
-            rows = await session.scalars(select(OutboxMessage).where(
-                OutboxMessage.channel == key.channel,
-                OutboxMessage.recipient == key.contributor_id,
-                OutboxMessage.status == "pending").order_by(OutboxMessage.id))
-            return list(rows.all())
 
 
 def _jsonable(value: Any) -> Any:

@@ -89,9 +89,7 @@ def step(state: ConversationState, event: Inbound, ctx: StepContext) -> StepResu
         turn.reply.add("attachments_ignored", names=list(event.ignored_attachments))
     if event.file is not None:
         _receive_card(turn, event)
-    if event.kind == "file":
-        pass
-    elif event.kind == "card_fetch_failed":
+    if event.kind == "card_fetch_failed":
         turn.reply.add("card_fetch_failed", reason=event.text)
         _ask(turn, "card")
         return StepResult(turn.state, turn.reply, turn.effects)
