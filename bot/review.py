@@ -330,7 +330,7 @@ class ReviewThreads:
         if not text.lower().startswith(CONTRIBUTOR_PREFIX):
             self.metrics.inc("intake_slack_events_total", "kind", "review_chatter")
             return
-        reference = await self.desk.submission_for_thread("ts", event["thread_ts"])
+        reference = await self.desk.submission_for_thread(event["thread_ts"])
         if reference is None:
             return
         # Recorded first: a retried event must not ask the contributor twice.

@@ -193,18 +193,12 @@ class ReviewDesk:
                 select(Submission).where(Submission.reference == reference))
             return (submission.extra or {}).get("review_thread") if submission else None
 
-    async def submission_for_thread(self, key: str, value: str) -> str | None:
-        """The reference whose review thread has ``thread[key] == value``; by index for a
-        Slack ``ts``, the common case (every reply in a review channel asks)."""
+    async def submission_for_thread(self, ts: str) -> str | None:
+        """The reference whose Slack review thread starts at ``ts`` (an indexed lookup:
+        every reply in a review channel asks)."""
         async with self.db.transaction() as session:
-            if key == "ts":
-                return await session.scalar(select(Submission.reference).where(
-                    Submission.review_thread_ts == value))
-            rows = await session.execute(select(Submission.reference, Submission.extra))
-            for reference, extra in rows:
-                if ((extra or {}).get("review_thread") or {}).get(key) == value:
-                    return reference
-        return None
+            return await session.scalar(select(Submission.reference).where(
+                Submission.review_thread_ts == ts))
 
     async def context(self, reference: str) -> dict[str, Any] | None:
         """What a review thread shows: the submission, its current card and its report."""
