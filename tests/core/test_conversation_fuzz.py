@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.cards import check_card
-from core.conversation import CardFile, ConversationState, Inbound, StepContext, step
+from core.conversation import Audit, CardFile, ConversationState, Inbound, StepContext, step
 from core.render import Renderer, render_reply
 
 CARD = (Path(__file__).parent.parent / "data" / "ocean_card.md").read_bytes()
@@ -39,17 +39,24 @@ START = _answered_state()
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts=st.lists(ODD_TEXT, min_size=1, max_size=4))
+@example(texts=["START OVER", ""])
+@example(texts=["change hosting", "\u202e", "change the card"])
 def test_odd_text_never_crashes_or_loses_answers(texts: list[str]) -> None:
     state = START
+    discarded = False
     for text in texts:
         result = step(state, Inbound(text=text), CTX)
         rendered = render_reply(RENDERER, result.reply.to_dict(), "text")
         assert rendered.strip(), "every message gets an answer"
-        if result.state.phase in (START.phase, "confirming"):
+        # Earlier answers stay unless the contributor deliberately restarted or cancelled
+        # (the conversation records that in the audit log).
+        discarded = discarded or any(
+            isinstance(effect, Audit) and effect.action in (
+                "conversation.restarted", "conversation.cancelled")
+            for effect in result.effects)
+        if not discarded:
             for key in ("card", "hosting", "location"):
-                # earlier answers stay unless the contributor deliberately changed them
-                assert key in result.state.answers or text.strip().lower().startswith(
-                    ("change", "restart", "cancel", "reset", "start over", "new"))
+                assert key in result.state.answers, (texts, key)
         state = result.state
         ConversationState.model_validate(state.model_dump(mode="json"))
 
