@@ -10,14 +10,20 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core.conversation import CardFile, Inbound
+from core.inbound import NewEvent, StoredEvent
 from core.outbox import OutboundRecord, OutboxWorker
-from core.render import Renderer, render_reply
-from core.service import ConversationKey, IntakeService
+from core.render import render_reply
+from core.service import ConversationKey
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+    from core.worker import Unit
 
 CHANNEL = "chat"
 _CARD_LINE = re.compile(r"^\s*(?:dataset[ -_]?)?card\s*[:=]\s*(?P<path>.+?)\s*$", re.I)
@@ -49,17 +55,48 @@ def event_for(line: str, asking_card: bool, max_card_bytes: int) -> Inbound:
     return Inbound("file", file=CardFile(filename=path.name, data=data))
 
 
-class TerminalChat:
-    """Reads lines, hands them to the service, prints the replies the outbox delivers."""
+def logged(line: str, contributor: str, asking_card: bool, max_card_bytes: int) -> NewEvent:
+    """A typed line as an inbound-log entry: the card file it names is read now, into it."""
+    event = event_for(line, asking_card, max_card_bytes)
+    payload: dict[str, Any] = {"contributor_id": contributor, "kind": event.kind,
+                               "text": event.text}
+    if event.file is not None:
+        payload["filename"] = event.file.filename
+    return NewEvent(CHANNEL, f"{contributor}:{uuid.uuid4().hex}", contributor, payload,
+                    event.file.data if event.file is not None else None)
 
-    def __init__(self, service: IntakeService, contributor: str, *, max_card_bytes: int,
-                 out: TextIO = sys.stdout, renderer: Renderer | None = None) -> None:
-        self.service = service
+
+class ChatHandler:
+    """The terminal's channel for the worker: a logged line back into an event."""
+
+    channel = CHANNEL
+
+    async def translate(self, event: StoredEvent) -> tuple[ConversationKey, Inbound]:
+        payload = event.payload
+        file = None
+        if payload.get("filename") is not None:
+            file = CardFile(filename=str(payload["filename"]), data=event.raw or b"")
+        inbound = Inbound(payload.get("kind", "text"), text=str(payload.get("text", "")),
+                          file=file)
+        return ConversationKey(CHANNEL, str(payload["contributor_id"])), inbound
+
+    async def apply(self, unit: Unit, translated: tuple[ConversationKey, Inbound]) -> str:
+        key, inbound = translated
+        await unit.turn(key, inbound)
+        return "turn"
+
+
+class TerminalChat:
+    """Reads lines, logs them, has the worker process them, prints what the outbox sends."""
+
+    def __init__(self, runtime: Runtime, contributor: str, *,
+                 out: TextIO = sys.stdout) -> None:
+        self.runtime = runtime
         self.key = ConversationKey(CHANNEL, contributor)
-        self.max_card_bytes = max_card_bytes
+        self.max_card_bytes = runtime.settings.max_card_bytes
         self.out = out
-        self.renderer = renderer or Renderer()
-        self.worker = OutboxWorker(service.db, {CHANNEL: self._print})
+        self.renderer = runtime.renderer
+        self.outbox = OutboxWorker(runtime.db, {CHANNEL: self._print})
         self.asking: str | None = None
 
     async def _print(self, record: OutboundRecord) -> None:
@@ -73,18 +110,25 @@ class TerminalChat:
         print(f"\n{prefix}intake> {text}\n", file=self.out, flush=True)
 
     async def say(self, line: str) -> None:
-        event = event_for(line, self.asking == "card", self.max_card_bytes)
-        await self.service.handle(self.key, event)
+        await self._log(logged(line, self.key.contributor_id, self.asking == "card",
+                               self.max_card_bytes))
+
+    async def _log(self, event: NewEvent) -> None:
+        await self.runtime.inbound.append(event)
+        await self.runtime.events.wait_idle()
         await self.flush()
 
     async def flush(self) -> None:
-        await self.worker.run_once(recipient=self.key.contributor_id)
+        await self.outbox.run_once(recipient=self.key.contributor_id)
 
     async def run(self, read_line: Callable[[], str]) -> None:
         """Until end of input; the state is saved after every line, so leaving is safe."""
         await self.flush()  # anything queued for us while we were away
-        await self.service.handle(self.key, Inbound("resume"))
-        await self.flush()
+        await self.runtime.events.run_once()  # lines a crash left unprocessed
+        await self._log(NewEvent(CHANNEL, f"{self.key.contributor_id}:{uuid.uuid4().hex}",
+                                 self.key.contributor_id,
+                                 {"contributor_id": self.key.contributor_id,
+                                  "kind": "resume", "text": ""}))
         while True:
             try:
                 line = await asyncio.to_thread(read_line)

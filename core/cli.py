@@ -72,7 +72,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await runtime.db.upgrade()
         contributor = args.contributor or getpass.getuser()
-        chat = TerminalChat(runtime.service, contributor, max_card_bytes=settings.max_card_bytes)
+        chat = TerminalChat(runtime, contributor)
         try:
             await chat.run(lambda: input("you> "))
         finally:

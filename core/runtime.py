@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+from core.chat import ChatHandler
+from core.inbound import InboundLog
 from core.outbox import Deliverer, OutboxWorker
 from core.render import Renderer
 from core.service import CardFetchFailed, IntakeService
 from core.settings import Settings
 from core.storage.database import Database
+from core.worker import ChannelHandler, EventWorker
 
 
 class Adapter(Protocol):
@@ -26,7 +29,8 @@ class Adapter(Protocol):
     def enabled(self, runtime: Runtime) -> bool: ...
 
     def register(self, runtime: Runtime) -> object:
-        """Add this adapter's outbox deliverers to ``runtime.deliverers`` (no servers)."""
+        """Add this adapter's outbox deliverers to ``runtime.deliverers`` and its inbound
+        handler to ``runtime.handlers`` (no servers): what a worker process needs."""
         ...
 
     async def start(self, runtime: Runtime) -> None: ...
@@ -36,12 +40,19 @@ class Adapter(Protocol):
 
 @dataclass
 class Runtime:
-    """Everything a running process shares; adapters add their deliverers to it."""
+    """Everything a running process shares, built once here and passed down.
+
+    Adapters add their outbox deliverers and inbound handlers to it; ``inbound`` is the
+    log they append to before acknowledging, ``events`` the worker that processes it.
+    """
 
     settings: Settings
     db: Database
     service: IntakeService
     renderer: Renderer
+    inbound: InboundLog
+    events: EventWorker
+    handlers: dict[str, ChannelHandler] = field(default_factory=dict)
     deliverers: dict[str, Deliverer] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -74,7 +85,11 @@ def build_runtime(settings: Settings, db: Database | None = None,
     db = db or Database(settings.database_url)
     options = {**_card_functions(settings), **service_options}
     service = IntakeService(db, **options)
-    return Runtime(settings=settings, db=db, service=service, renderer=Renderer())
+    inbound = InboundLog(db, clock=service.clock)
+    handlers: dict[str, ChannelHandler] = {"chat": ChatHandler()}
+    events = EventWorker(inbound, service, handlers)
+    return Runtime(settings=settings, db=db, service=service, renderer=Renderer(),
+                   inbound=inbound, events=events, handlers=handlers)
 
 
 def available_adapters() -> dict[str, Any]:
@@ -114,10 +129,14 @@ async def run_parts(runtime: Runtime, names: list[str], with_worker: bool) -> No
         if with_worker:
             worker = runtime.worker()
             runtime.service.on_enqueued = worker.wakeup.set
-            await worker.run_forever()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(runtime.events.run_forever(), name="inbound-worker")
+                group.create_task(worker.run_forever(), name="outbox-worker")
         else:
             await asyncio.Event().wait()
     finally:
         for adapter in reversed(started):
             await adapter.stop()
+        await runtime.inbound.close()
+        await runtime.events.stop()
         await runtime.db.dispose()

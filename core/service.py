@@ -143,6 +143,23 @@ class IntakeService:
         if self.on_enqueued:
             self.on_enqueued()
 
+    async def hold_in(self, session: AsyncSession, outbox_ids: list[int],
+                      seconds: float) -> None:
+        """Keep these replies from the outbox worker for a while (a follow-up joins them)."""
+        await session.execute(update(OutboxMessage).where(
+            OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == "pending")
+            .values(next_attempt_at=self.clock() + timedelta(seconds=seconds)))
+
+    async def release_in(self, session: AsyncSession, outbox_ids: list[int]) -> None:
+        """Held replies may go now (inside the caller's transaction)."""
+        await session.execute(update(OutboxMessage).where(
+            OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == "pending")
+            .values(next_attempt_at=self.clock()))
+
+    async def fetched(self, url: str) -> Inbound:
+        """The card at ``url`` as a ``file`` event, or why it could not be had."""
+        return await self._fetch(url)
+
     async def _fetch(self, url: str) -> Inbound:
         if self.fetch_card is None:
             return Inbound("card_fetch_failed")  # no reason: fetching is not enabled here
@@ -161,51 +178,63 @@ class IntakeService:
                     return TurnOutcome(duplicate=True), []
                 session.add(InboundEvent(source=source, external_id=external_id[:998]))
                 await session.flush()
-            conversation = await self._load_conversation(session, key)
-            state = ConversationState.model_validate(conversation.state or {})
-            status = None
-            if state.submission_id is not None:
-                status = await session.scalar(select(Submission.status).where(
-                    Submission.id == state.submission_id))
-            ctx = StepContext(now=self.clock(), check_card=self.check_card,
-                              card_url_for_location=self.card_url_for_location,
-                              submission_status=status)
-            result = step(state, event, ctx)
-            new_state, reply = result.state, result.reply
-            fetches: list[FetchCard] = []
-            outcome = TurnOutcome(state=new_state)
-            from_state = state.phase
-            stored: CardVersion | None = None
-            for effect in result.effects:
-                if isinstance(effect, StoreCard):
-                    stored = await self._store_card(session, conversation, new_state, effect)
-                elif isinstance(effect, Relay | Withdraw):
-                    await self._after_submission(session, key, new_state, effect, stored)
-                elif isinstance(effect, Audit):
-                    await self._audit(session, key, conversation, new_state, effect)
-                elif isinstance(effect, FetchCard):
-                    fetches.append(effect)
-                elif isinstance(effect, Submit):
-                    submission = await self._submit(session, key, conversation, new_state,
-                                                    from_state)
-                    outcome.submission_reference = submission.reference
-                    reply.add("submitted", reference=submission.reference,
-                              name=submission.name, email=submission.email)
-            await self._point_out_name_reuse(session, new_state, result.effects, reply)
-            conversation.state = new_state.model_dump(mode="json")
-            conversation.updated_at = self.clock()
-            payload = reply.to_dict()
-            payload["reference"] = new_state.reference
-            outcome.replies.append(payload)
-            if merge_into is not None and await self._merge(session, merge_into, payload):
-                return outcome, fetches
-            message = enqueue(session, key.channel, key.contributor_id, payload,
-                              submission_id=new_state.submission_id)
-            if hold_seconds:
-                message.next_attempt_at = self.clock() + timedelta(seconds=hold_seconds)
-            await session.flush()
-            outcome.outbox_ids.append(message.id)
+            return await self.turn_in(session, key, event, merge_into=merge_into,
+                                      hold_seconds=hold_seconds)
+
+    async def turn_in(self, session: AsyncSession, key: ConversationKey, event: Inbound, *,
+                      merge_into: int | None = None, hold_seconds: float = 0.0,
+                      ) -> tuple[TurnOutcome, list[FetchCard]]:
+        """One turn inside the caller's transaction (the worker's, one per inbound event):
+        load the state locked, ``step``, carry out the effects, save, queue the reply.
+
+        Card URLs to fetch are returned, not fetched: the caller fetches them outside the
+        transaction and comes back with a second turn that merges into this reply.
+        """
+        conversation = await self._load_conversation(session, key)
+        state = ConversationState.model_validate(conversation.state or {})
+        status = None
+        if state.submission_id is not None:
+            status = await session.scalar(select(Submission.status).where(
+                Submission.id == state.submission_id))
+        ctx = StepContext(now=self.clock(), check_card=self.check_card,
+                          card_url_for_location=self.card_url_for_location,
+                          submission_status=status)
+        result = step(state, event, ctx)
+        new_state, reply = result.state, result.reply
+        fetches: list[FetchCard] = []
+        outcome = TurnOutcome(state=new_state)
+        from_state = state.phase
+        stored: CardVersion | None = None
+        for effect in result.effects:
+            if isinstance(effect, StoreCard):
+                stored = await self._store_card(session, conversation, new_state, effect)
+            elif isinstance(effect, Relay | Withdraw):
+                await self._after_submission(session, key, new_state, effect, stored)
+            elif isinstance(effect, Audit):
+                await self._audit(session, key, conversation, new_state, effect)
+            elif isinstance(effect, FetchCard):
+                fetches.append(effect)
+            elif isinstance(effect, Submit):
+                submission = await self._submit(session, key, conversation, new_state,
+                                                from_state)
+                outcome.submission_reference = submission.reference
+                reply.add("submitted", reference=submission.reference,
+                          name=submission.name, email=submission.email)
+        await self._point_out_name_reuse(session, new_state, result.effects, reply)
+        conversation.state = new_state.model_dump(mode="json")
+        conversation.updated_at = self.clock()
+        payload = reply.to_dict()
+        payload["reference"] = new_state.reference
+        outcome.replies.append(payload)
+        if merge_into is not None and await self._merge(session, merge_into, payload):
             return outcome, fetches
+        message = enqueue(session, key.channel, key.contributor_id, payload,
+                          submission_id=new_state.submission_id)
+        if hold_seconds:
+            message.next_attempt_at = self.clock() + timedelta(seconds=hold_seconds)
+        await session.flush()
+        outcome.outbox_ids.append(message.id)
+        return outcome, fetches
 
     async def _merge(self, session: AsyncSession, outbox_id: int,
                      payload: dict[str, Any]) -> bool:

@@ -120,6 +120,40 @@ class InboundEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class LoggedEvent(Base):
+    """One inbound thing exactly as it arrived (an e-mail, a Slack request, a chat line).
+
+    Written before it is acknowledged, processed once by a worker in one transaction.
+    ``status``: pending -> done | poisoned; a lease (``lease_until``, ``lease_owner``)
+    marks an event a worker has claimed; ``attempts`` counts claims, so an event that
+    crashed the worker again and again is set aside as ``poisoned``, never lost.
+    Events of one ``order_key`` (a contributor, a sender) are processed in id order.
+    """
+
+    __tablename__ = "inbound_log"
+    __table_args__ = (
+        UniqueConstraint("channel", "idempotency_key", name="uq_inbound_log_key"),
+        Index("ix_inbound_log_pending", "status", "id"),
+        Index("ix_inbound_log_order", "order_key", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(512))
+    order_key: Mapped[str] = mapped_column(String(320))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class OutboxMessage(Base):
     """A message to deliver, written in the same transaction as the change that caused it."""
 
@@ -137,3 +171,5 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when an operator puts a dead message back: giving up counts from here, not created_at.
+    requeued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,303 @@
+"""The inbound log: every inbound event, stored before it is acknowledged.
+
+Adapters call ``InboundLog.append`` with the event exactly as it arrived and its
+channel's idempotency key (an e-mail's Message-ID, a Slack ``event_id`` or action id);
+only after it returns do they answer ``250`` or HTTP 200. Appends that arrive together
+are written in one transaction (a group commit), so a burst costs one commit, not one
+per event. The worker (``core.worker``) claims what is pending and processes each event
+once, in id order per ``order_key``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from core.storage.database import Database
+from core.storage.models import LoggedEvent, utcnow
+
+log = logging.getLogger(__name__)
+
+PENDING, DONE, POISONED = "pending", "done", "poisoned"
+KEY_LENGTH = 512
+ORDER_KEY_LENGTH = 320
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """What an adapter hands the log: the raw event and the keys that place it."""
+
+    channel: str
+    idempotency_key: str
+    order_key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The log's answer: the row id, and whether the key had been logged before."""
+
+    id: int | None
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A detached copy of a logged event, handed to a channel's ``translate``."""
+
+    id: int
+    channel: str
+    idempotency_key: str
+    order_key: str
+    payload: dict[str, Any]
+    raw: bytes | None
+    attempts: int
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """One row of a listing (``intake`` commands, tests): no payload."""
+
+    id: int
+    channel: str
+    order_key: str
+    status: str
+    attempts: int
+    outcome: str | None
+    error: str | None
+    received_at: datetime
+
+
+def _insert(db: Database) -> Any:
+    return sqlite_insert if db.is_sqlite else pg_insert
+
+
+def stored(row: LoggedEvent) -> StoredEvent:
+    return StoredEvent(row.id, row.channel, row.idempotency_key, row.order_key,
+                       dict(row.payload or {}), row.raw, row.attempts, row.received_at)
+
+
+class InboundLog:
+    """Appends (grouped into shared commits), claims, and the operator's view."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+        self.listeners: list[Callable[[int, NewEvent], None]] = []
+        self._queue: list[tuple[NewEvent, asyncio.Future[Appended]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- appending ----------------------------------------------------------------------
+
+    async def append(self, event: NewEvent) -> Appended:
+        """Store one event durably; returns once it is committed (or was there already).
+
+        Raises whatever the database raised: the adapter then refuses the event
+        (``451``, HTTP 500) so its sender tries again; nothing half-stored is kept.
+        """
+        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        self._queue.append((event, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches(), name="inbound-log")
+        appended = await future
+        if not appended.duplicate and appended.id is not None:
+            for listener in self.listeners:
+                listener(appended.id, event)
+        return appended
+
+    async def _write_batches(self) -> None:
+        """Write what is queued in one transaction; what arrived meanwhile, in the next."""
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                results = await self._write(batch)
+            except Exception:  # noqa: BLE001 - retried one by one below
+                log.exception("could not store %d inbound event(s)", len(batch))
+                if len(batch) == 1:
+                    _fail(batch[0][1])
+                    continue
+                for single in batch:  # one bad event must not refuse the others
+                    try:
+                        results = await self._write([single])
+                    except Exception:  # noqa: BLE001 - that one is refused
+                        _fail(single[1])
+                    else:
+                        _resolve(single[1], results[0])
+                continue
+            for (_event, future), result in zip(batch, results, strict=True):
+                _resolve(future, result)
+
+    async def _write(self, batch: list[tuple[NewEvent, asyncio.Future[Appended]]]
+                     ) -> list[Appended]:
+        now = self.clock()
+        results: list[Appended] = []
+        async with self.db.transaction() as session:
+            for event, _future in batch:
+                key = event.idempotency_key[:KEY_LENGTH]
+                row_id = await session.scalar(
+                    _insert(self.db)(LoggedEvent).values(
+                        channel=event.channel, idempotency_key=key,
+                        order_key=event.order_key[:ORDER_KEY_LENGTH], payload=event.payload,
+                        raw=event.raw, size=len(event.raw or b""), status=PENDING, attempts=0,
+                        received_at=now)
+                    .on_conflict_do_nothing(index_elements=["channel", "idempotency_key"])
+                    .returning(LoggedEvent.id))
+                if row_id is None:  # logged before (a retry) or twice in this batch
+                    existing = await session.scalar(select(LoggedEvent.id).where(
+                        LoggedEvent.channel == event.channel,
+                        LoggedEvent.idempotency_key == key))
+                    results.append(Appended(existing, duplicate=True))
+                else:
+                    results.append(Appended(int(row_id), duplicate=False))
+        return results
+
+    async def close(self) -> None:
+        """Let queued appends finish (their senders are waiting for the answer)."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self._writer
+
+    # -- claiming -----------------------------------------------------------------------
+
+    def _eligible(self, now: datetime) -> Any:
+        """Pending, not leased by a live worker, and first of its order key."""
+        earlier = aliased(LoggedEvent)
+        blocked = (select(earlier.id)
+                   .where(earlier.order_key == LoggedEvent.order_key,
+                          earlier.id < LoggedEvent.id, earlier.status == PENDING)
+                   .exists())
+        free = or_(LoggedEvent.lease_until.is_(None), LoggedEvent.lease_until <= now)
+        return and_(LoggedEvent.status == PENDING, free, ~blocked)
+
+    async def claim(self, owner: str, lease: timedelta, limit: int = 50,
+                    channels: list[str] | None = None) -> list[StoredEvent]:
+        """Lease up to ``limit`` events (one transaction); each claim counts an attempt."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            query = (select(LoggedEvent).where(self._eligible(now))
+                     .order_by(LoggedEvent.id).limit(limit))
+            if channels is not None:
+                query = query.where(LoggedEvent.channel.in_(channels))
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = (await session.scalars(query)).all()
+            for row in rows:
+                row.attempts += 1
+                row.lease_owner = owner
+                row.lease_until = now + lease
+            return [stored(row) for row in rows]
+
+    async def take(self, session: AsyncSession, event_id: int, owner: str) -> (
+            LoggedEvent | None):
+        """Lock one event inside the caller's transaction, if it is this worker's to do.
+
+        It is: leased by ``owner``, or (an event handed over in memory right after its
+        append, never claimed) held by nobody and first in line for its order key.
+        """
+        now = self.clock()
+        query = select(LoggedEvent).where(
+            LoggedEvent.id == event_id, LoggedEvent.status == PENDING,
+            or_(LoggedEvent.lease_owner == owner, self._eligible(now)))
+        if not self.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        return (await session.scalars(query.execution_options(populate_existing=True))).first()
+
+    def finish(self, row: LoggedEvent, outcome: str) -> None:
+        """Mark an event processed (inside its transaction)."""
+        row.status = DONE
+        row.outcome = outcome[:64]
+        row.processed_at = self.clock()
+        row.lease_owner = None
+        row.lease_until = None
+        row.error = None
+
+    async def failed(self, event_id: int, error: BaseException, *, poison_after: int,
+                     retry_in: timedelta, owner: str | None) -> str:
+        """Record a failed attempt; past ``poison_after`` attempts it is set aside."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            row = await session.get(LoggedEvent, event_id)
+            if row is None or row.status != PENDING:
+                return row.status if row is not None else "missing"
+            if owner is None:
+                row.attempts += 1  # a handed-over event had not counted this attempt yet
+            row.error = repr(error)[:2000]
+            if row.attempts >= poison_after:
+                row.status = POISONED
+                row.lease_owner = None
+                row.lease_until = None
+                log.error("inbound event %s (%s) set aside after %d attempts: %r",
+                          event_id, row.channel, row.attempts, error)
+            else:
+                row.lease_owner = None
+                row.lease_until = now + retry_in
+            return row.status
+
+    async def poison_stale(self, poison_after: int) -> int:
+        """Set aside events whose leases ran out ``poison_after`` times (crash loops)."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(LoggedEvent).where(
+                    LoggedEvent.status == PENDING, LoggedEvent.attempts >= poison_after,
+                    LoggedEvent.lease_until.is_not(None), LoggedEvent.lease_until <= now,
+                    LoggedEvent.lease_owner.is_not(None))
+                .values(status=POISONED, lease_owner=None, lease_until=None,
+                        error=func.coalesce(LoggedEvent.error,
+                                            "the worker stopped while processing it")))
+            return int(result.rowcount or 0)
+
+    # -- the operator's view --------------------------------------------------------------
+
+    async def lines(self, status: str | None = None, limit: int = 100) -> list[EventLine]:
+        async with self.db.transaction() as session:
+            query = select(LoggedEvent.id, LoggedEvent.channel, LoggedEvent.order_key,
+                           LoggedEvent.status, LoggedEvent.attempts, LoggedEvent.outcome,
+                           LoggedEvent.error, LoggedEvent.received_at)
+            if status is not None:
+                query = query.where(LoggedEvent.status == status)
+            rows = (await session.execute(query.order_by(LoggedEvent.id).limit(limit))).all()
+        return [EventLine(*row) for row in rows]
+
+    async def counts(self) -> dict[str, int]:
+        async with self.db.transaction() as session:
+            rows = (await session.execute(select(LoggedEvent.status, func.count())
+                                          .group_by(LoggedEvent.status))).all()
+        return {status: count for status, count in rows}
+
+    async def retry(self, ids: list[int] | None = None) -> int:
+        """Put poisoned events (all, or these) back in line with a fresh attempt count."""
+        async with self.db.transaction() as session:
+            query = update(LoggedEvent).where(LoggedEvent.status == POISONED)
+            if ids is not None:
+                query = query.where(LoggedEvent.id.in_(ids))
+            result = await session.execute(query.values(
+                status=PENDING, attempts=0, lease_owner=None, lease_until=None))
+            return int(result.rowcount or 0)
+
+
+def _resolve(future: asyncio.Future[Appended], result: Appended) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Appended]) -> None:
+    if not future.done():
+        future.set_exception(LogUnavailable("the inbound log could not store the event"))
+
+
+class LogUnavailable(Exception):
+    """The event was not stored: refuse it so the sender retries."""
