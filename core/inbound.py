@@ -232,6 +232,8 @@ class InboundLog:
             row = await session.get(LoggedEvent, event_id)
             if row is None or row.status != PENDING:
                 return row.status if row is not None else "missing"
+            if row.lease_owner is not None and row.lease_owner != owner:
+                return row.status  # someone else holds it now: their attempt, not ours
             if owner is None:
                 row.attempts += 1  # a handed-over event had not counted this attempt yet
             row.error = repr(error)[:2000]

@@ -395,10 +395,18 @@ class IntakeService:
                      from_state: str | None = None, to_state: str | None = None) -> None:
         """An audit row for something an adapter saw (a bounce, a refused sender)."""
         async with self.db.transaction() as session:
-            session.add(AuditEntry(submission_id=submission_id, actor=actor, channel=channel,
-                                   action=action, detail=_jsonable(detail or {}),
-                                   from_state=from_state, to_state=to_state,
-                                   created_at=self.clock()))
+            await self.audit_in(session, actor=actor, channel=channel, action=action,
+                                submission_id=submission_id, detail=detail,
+                                from_state=from_state, to_state=to_state)
+
+    async def audit_in(self, session: AsyncSession, *, actor: str, channel: str, action: str,
+                       submission_id: int | None = None, detail: dict[str, Any] | None = None,
+                       from_state: str | None = None, to_state: str | None = None) -> None:
+        """The same audit row inside the caller's transaction (an inbound event's)."""
+        session.add(AuditEntry(submission_id=submission_id, actor=actor, channel=channel,
+                               action=action, detail=_jsonable(detail or {}),
+                               from_state=from_state, to_state=to_state,
+                               created_at=self.clock()))
 
 
 def _jsonable(value: Any) -> Any:
