@@ -7,10 +7,10 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from core.render import Renderer
-from core.runtime import available_adapters, build_runtime, run_parts
-from core.settings import Settings
+if TYPE_CHECKING:  # imported where used: `intake check-card` must not pay for them
+    from core.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +37,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["check-card"]:  # before anything heavy is imported
+        from core.cards.cli import main as check_card_main
+
+        return check_card_main(words[1:])
+    args = _parser().parse_args(words)
+    from core.settings import Settings
+
     settings = Settings()
     try:
         return asyncio.run(_dispatch(args, settings))
@@ -46,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from core.render import Renderer
+    from core.runtime import available_adapters, build_runtime, run_parts
+
     renderer = Renderer()
     if args.command == "check-card":
         from core.cards import run_check_card_cli

@@ -61,7 +61,23 @@ def warning(field_name: str, code: str, **context: Any) -> Finding:
     return make_finding("warning", field_name, code, **context)
 
 
+def yaml_text(value: Any) -> str:
+    """A YAML value written back the way YAML writes it (``{mit}``, ``[a, b]``), never as
+    Python's repr, so the contributor recognises what they typed."""
+    if isinstance(value, dict):
+        items = [yaml_text(key) if item is None else f"{yaml_text(key)}: {yaml_text(item)}"
+                 for key, item in value.items()]
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(yaml_text(item) for item in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def shorten(value: Any, limit: int = 80) -> str:
     """A contributor's value, cut to fit in one line of a report."""
-    text = " ".join(str(value).split())
+    text = " ".join(yaml_text(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,7 +1,10 @@
 """Find and parse a card's YAML front matter the way the Hugging Face Hub does, safely.
 
-The block is located with ``huggingface_hub.repocard.REGEX_YAML_BLOCK``, which the
-library keeps identical to the Hub server's. It is parsed with PyYAML's SafeLoader
+The block is located with a copy of ``huggingface_hub.repocard.REGEX_YAML_BLOCK``, which
+the library keeps identical to the Hub server's (copied, because importing
+``huggingface_hub`` costs a fifth of a second; a test checks the copy still matches).
+A block that is still the template's ``{{ card_data }}`` is a template leftover, not
+broken YAML. It is parsed with PyYAML's SafeLoader
 (what ``huggingface_hub`` uses via ``yaml.safe_load``) extended with limits on
 size, nesting depth, alias count and expanded size, so a "billion laughs" document
 is refused while it is being composed, long before it could be expanded.
@@ -14,11 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from huggingface_hub.repocard import REGEX_YAML_BLOCK
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from core.cards.findings import Finding, error, shorten, warning
+from core.cards.leftovers import find_leftovers, strip_leftovers
+
+# huggingface_hub.repocard.REGEX_YAML_BLOCK (huggingface_hub 0.23 to 1.x), copied verbatim.
+REGEX_YAML_BLOCK = re.compile(
+    r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
 MAX_FRONT_MATTER_CHARS = 512 * 1024
 MAX_DEPTH = 50
@@ -145,7 +152,15 @@ def _parse(text: str, start: int, end: int, body_start: int,
         findings.append(error("front_matter", "front_matter_too_big", size=len(block),
                               limit=MAX_FRONT_MATTER_CHARS))
         return FrontMatter(True, None, body, body_line, findings)
+    leftovers = find_leftovers(block, guidance=False)
+    if leftovers and not strip_leftovers(block, guidance=False).strip():
+        findings.append(error("front_matter", "front_matter_placeholder",
+                              placeholder=leftovers[0], line=first_line))
+        return FrontMatter(True, None, body, body_line, findings)
     data, yaml_findings = load_yaml(block, first_line)
+    if data is None and leftovers:
+        yaml_findings = [error("front_matter", "front_matter_placeholder",
+                               placeholder=leftovers[0], line=first_line)]
     findings.extend(yaml_findings)
     return FrontMatter(True, data, body, body_line, findings)
 

@@ -108,14 +108,14 @@ def _check(data: bytes, filename: str | None, max_bytes: int) -> CardReport:
         report.pretty_name = _text_or_none(front.data.get("pretty_name"))
         report.license = _license_text(front.data.get("license"))
         report.findings.extend(check_yaml(front.data))
-    markdown = check_markdown(body, front.data, front.found and front.data is None)
+    unreadable = front.data is None and (front.found or bool(front.findings))
+    markdown = check_markdown(body, front.data, unreadable)
     if not front.found:
         looks_like_template = not any(f.code == "not_otdi_template" for f in markdown)
         if not front.findings:
             report.findings.append(error("front_matter", "no_front_matter",
                                          looks_like_template=looks_like_template))
-        if not looks_like_template:
-            return report
+    # Even without front matter the sections are reported, so the answer is whole.
     report.findings.extend(markdown)
     return report
 

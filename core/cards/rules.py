@@ -6,14 +6,23 @@ gets. Words for people are in ``templates/text/card_finding.j2``.
 
 from __future__ import annotations
 
+import re
 from difflib import get_close_matches
 from typing import Any
 
-from core.cards.findings import Finding, error, shorten, warning
+from core.cards.findings import Finding, error, shorten, warning, yaml_text
 from core.cards.hf_tasks import SUBTASK_PARENT, TASK_IDS
-from core.cards.licenses import agrees, identify
+from core.cards.leftovers import find_leftovers, strip_leftovers
+from core.cards.licenses import agrees, describe, identify, official_name
 from core.cards.markdown_fields import CardBody, FieldValue, clean_value, without_labelled_items
-from core.cards.values import first_line, is_bare_other, parse_date, says_no, uses_listed_value
+from core.cards.values import (
+    find_date,
+    first_line,
+    is_bare_other,
+    says_no,
+    says_yes,
+    uses_listed_value,
+)
 from core.spec import card_requirements, permissive_licenses
 
 WARN_ONLY_FIELDS = frozenset({"source_metadata_for_dataset"})
@@ -44,17 +53,29 @@ def check_yaml(data: dict[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
     for name in spec["yaml_required"]:
         if name not in data:
-            findings.append(error(name, "yaml_field_missing"))
+            findings.append(error(name, "yaml_field_missing", **_license_hint(data)))
         elif name == "source_datasets":
             findings.extend(_source_datasets(data[name]))
         elif is_empty(data[name]):
-            findings.append(error(name, "yaml_field_empty"))
+            findings.append(error(name, "yaml_field_empty", **_license_hint(data)))
+        elif name != "license" and isinstance(data[name], str) and find_leftovers(
+                data[name], guidance=False) and not meaningful(data[name]):
+            findings.append(error(name, "yaml_field_placeholder",
+                                  placeholder=find_leftovers(data[name], guidance=False)[0]))
     for name in spec["yaml_disallowed"]:
         if name in data:
             findings.append(error(name, "yaml_disallowed_field"))
     findings.extend(_license(data))
     findings.extend(_task_categories(data.get("task_categories")))
     return findings
+
+
+def _license_hint(data: dict[str, Any]) -> dict[str, Any]:
+    """The card's own license, so a hint for ``license_name`` names it (not our default)."""
+    raw = data.get("license")
+    first = raw[0] if isinstance(raw, list) and raw else raw
+    key = identify(str(first)) if isinstance(first, str) and first.strip() else None
+    return {"license_id": key, "license_title": official_name(key) if key else None}
 
 
 def _source_datasets(value: Any) -> list[Finding]:
@@ -65,38 +86,69 @@ def _source_datasets(value: Any) -> list[Finding]:
     return [error("source_datasets", "yaml_field_not_list", value=shorten(value))]
 
 
-def _license_ids(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [str(item).strip() for item in items if not is_empty(item)]
-
-
 def _license(data: dict[str, Any]) -> list[Finding]:
-    ids = _license_ids(data.get("license"))
-    if not ids:
-        return []
+    """``license`` is a Hub id of a permissive license, and ``license_name`` names it.
+
+    An id that only differs in spelling (``CC-BY-4.0``, the SPDX ``ODC-By-1.0``) is the
+    same license: a warning says how the Hub writes it. Hints name the card's own license.
+    """
+    raw = data.get("license")
+    items = raw if isinstance(raw, list) else [raw]
     keys = permissive_licenses()
     name = data.get("license_name")
-    name_text = str(name).strip() if not is_empty(name) else ""
+    name_text = str(name).strip() if isinstance(name, str | int | float) else ""
     findings: list[Finding] = []
-    for license_id in ids:
-        if license_id in keys:
+    ids: list[str] = []
+    for item in items:
+        if is_empty(item):
             continue
-        suggestion = identify(license_id)
-        if suggestion is None and license_id.lower() == "other" and name_text:
-            suggestion = identify(name_text)
-        findings.append(error("license", "license_not_permissive", license=shorten(license_id),
-                              suggestion=suggestion, recommended=recommended_license()))
-    if findings:
+        if not isinstance(item, str | int | float):
+            findings.append(_license_not_text(item))
+            continue
+        text = str(item).strip()
+        if find_leftovers(text, guidance=False) and not strip_leftovers(text, False).strip():
+            findings.append(error("license", "yaml_field_placeholder",
+                                  placeholder=find_leftovers(text, guidance=False)[0]))
+            continue
+        if text in keys:
+            ids.append(text)
+            continue
+        key = identify(text)
+        if key is not None and " " not in text:
+            findings.append(warning("license", "license_id_spelling", license=shorten(text),
+                                    suggestion=key, license_title=official_name(key)))
+            ids.append(key)
+            continue
+        if key is not None:
+            findings.append(error("license", "license_not_hub_id", license=shorten(text),
+                                  suggestion=key, license_title=official_name(key)))
+            continue
+        suggestion = identify(name_text) if text.lower() == "other" and name_text else None
+        findings.append(error("license", "license_not_permissive", license=shorten(text),
+                              license_title=describe(text), suggestion=suggestion,
+                              recommended=recommended_license()))
+    if any(f.severity == "error" for f in findings) or not ids:
         return findings
     if recommended_license() not in ids:
         findings.append(warning("license", "license_not_recommended", license=", ".join(ids),
                                 recommended=recommended_license(),
-                                recommended_name=keys[recommended_license()]["name"]))
+                                recommended_name=official_name(recommended_license())))
+    if name_text and find_leftovers(name_text, guidance=False):
+        return findings
     if name_text and not any(agrees(license_id, name_text) for license_id in ids):
         findings.append(error("license_name", "license_name_mismatch",
                               license=", ".join(ids), license_name=shorten(name_text),
-                              expected=keys[ids[0]]["name"]))
+                              expected=official_name(ids[0])))
     return findings
+
+
+def _license_not_text(item: Any) -> Finding:
+    """``license: {mit}`` is a YAML mapping: say so in YAML words, not Python's."""
+    keys = list(item) if isinstance(item, dict) else list(item) if isinstance(item, list) else []
+    suggestion = identify(str(keys[0])) if len(keys) == 1 else None
+    return error("license", "license_not_text", value=yaml_text(item),
+                 kind="mapping" if isinstance(item, dict) else "list",
+                 suggestion=suggestion or (str(keys[0]) if len(keys) == 1 else None))
 
 
 def _task_categories(value: Any) -> list[Finding]:
@@ -125,54 +177,67 @@ def _yaml_value(data: dict[str, Any] | None, name: str) -> FieldValue | None:
     for key, value in data.items():
         if isinstance(key, str) and key.lower().replace("_", "").replace("-", "").replace(
                 " ", "") == wanted:
-            return FieldValue("" if is_empty(value) else str(value).strip(), None, None)
+            return FieldValue("" if is_empty(value) else yaml_text(value).strip(), None, None)
     return None
+
+
+def _includes(name: str) -> frozenset[str]:
+    return frozenset(card_requirements().get("content_includes", {}).get(name, ()))
 
 
 def _section_value(body: CardBody, name: str) -> FieldValue | None:
     section = body.find_section(name)
     if section is None:
         return None
-    text = section.own_text or body.subsection_text(section, name)
-    return FieldValue(text, section.line, section.title)
+    return body.section_value(section, name, _includes(name))
 
 
 def _summary(body: CardBody) -> FieldValue | None:
+    """The paragraph under the "# Dataset Card for ..." title, else a Summary section."""
     tops = [s for s in body.sections if s.level == 1]
     title = next((s for s in tops if s.words[:2] == ("dataset", "card")), tops[0] if tops else None)
-    if title is not None and title.own_text:
-        return FieldValue(title.own_text, title.line, title.title)
-    if title is None and body.preamble:
+    if title is not None and meaningful(title.own_text):
+        return FieldValue(title.own_text, title.line, title.title,
+                          lines=(title.head, title.end))
+    if title is None and meaningful(body.preamble):
         return FieldValue(body.preamble, body.first_line, None)
     named = _section_value(body, "dataset_summary")
-    if named is not None and named.text:
+    if named is not None and meaningful(named.text):
         return named
     if title is not None:
-        return FieldValue("", title.line, title.title)
+        return FieldValue(title.own_text, title.line, title.title, lines=(title.head, title.end))
     return named
 
 
 def _description(body: CardBody) -> FieldValue | None:
-    section = body.find_section("dataset_description")
-    if section is None:
+    """The description section's text and sub-sections, minus its "**Label:**" facts."""
+    value = _section_value(body, "dataset_description")
+    if value is None:
         return None
-    return FieldValue(without_labelled_items(section.own_text), section.line, section.title)
+    for part in value.parts:
+        part.text = without_labelled_items(part.text)
+    value.text = "\n\n".join(part.text for part in value.parts if part.text)
+    return value
 
 
 def _labelled_or_section(body: CardBody, name: str, within: str | None) -> FieldValue | None:
     """A labelled line (preferably in section ``within``), else free text under a heading.
 
-    Other "**Label:** value" items under the heading (Paper, Demo...) don't count.
+    Other "**Label:** value" items under the heading (Paper, Demo...) don't count. Of
+    several places the first that says something real is taken.
     """
     near = body.find_section(within) if within else None
-    labelled = body.find_labelled(name, near)
-    if labelled is not None:
-        return labelled
+    candidates = body.find_labelled(name, near)
     section = body.find_section(name)
-    if section is None:
-        return None
-    text = without_labelled_items(section.own_text or body.subsection_text(section, name))
-    return FieldValue(text, section.line, section.title) if text else None
+    if section is not None:
+        value = body.section_value(section, name, _includes(name))
+        for part in value.parts:
+            part.text = without_labelled_items(part.text)
+        value.text = "\n\n".join(part.text for part in value.parts if part.text)
+        if value.text:
+            candidates.append(value)
+    return next((c for c in candidates if meaningful(c.text)), candidates[0] if candidates
+                else None)
 
 
 def locate(body: CardBody, data: dict[str, Any] | None, name: str) -> FieldValue | None:
@@ -189,19 +254,26 @@ def locate(body: CardBody, data: dict[str, Any] | None, name: str) -> FieldValue
         found = _labelled_or_section(body, name, "dataset_sources")
     else:
         found = _section_value(body, name)
-    if found is None or not found.text:
+        if found is None or not meaningful(found.text):
+            labelled = body.find_labelled(name)
+            found = next((c for c in labelled if meaningful(c.text)), found or (
+                labelled[0] if labelled else None))
+    if found is None or not meaningful(found.text):
         from_yaml = _yaml_value(data, name)
         if from_yaml is not None and from_yaml.text:
             return from_yaml
     return found
 
 
-def placeholder_in(text: str) -> str | None:
-    lowered = " ".join(text.lower().split())
-    for placeholder in card_requirements()["placeholders"]:
-        if placeholder.lower() in lowered:
-            return placeholder
-    return None
+_MARKUP = re.compile(r"!\[[^\]]*\]\([^)]*\)|<[^>\n]{0,400}>|^\s*(?:[-*+]|\d+[.)])\s*$|[*_`~#>|]",
+                     re.MULTILINE)
+
+
+def meaningful(text: str) -> str:
+    """What the author really wrote: the text without template leftovers and bare markup."""
+    if not text:
+        return ""
+    return clean_value(_MARKUP.sub(" ", strip_leftovers(text))).strip(" \n\t-:.,;")
 
 
 def check_markdown(body: CardBody, data: dict[str, Any] | None,
@@ -209,7 +281,8 @@ def check_markdown(body: CardBody, data: dict[str, Any] | None,
     """Findings for the Markdown fields; one finding when most of them are missing.
 
     With ``metadata_unreadable`` (broken YAML) a field that may live in the front
-    matter is not called missing: the YAML finding already says what to fix.
+    matter is not called missing: the YAML finding already says what to fix. Template
+    leftovers outside the required fields get one warning that lists where they are.
     """
     spec = card_requirements()
     required: list[str] = list(spec["markdown_required"])
@@ -223,6 +296,7 @@ def check_markdown(body: CardBody, data: dict[str, Any] | None,
     collapse = len(missing) > len(required) // 2
     if collapse:
         findings.append(error("markdown", "not_otdi_template", missing=missing))
+    covered: list[tuple[int, int]] = []
     for name in required:
         value = located[name]
         severity = warning if name in WARN_ONLY_FIELDS else error
@@ -230,37 +304,94 @@ def check_markdown(body: CardBody, data: dict[str, Any] | None,
             if not collapse:
                 findings.append(severity(name, "markdown_field_missing"))
             continue
+        if value.lines is not None:
+            covered.append(value.lines)
         findings.extend(_check_value(name, value, severity))
-    findings.extend(_proprietary(body, data))
+    proprietary, where = _proprietary(body, data)
+    findings.extend(proprietary)
+    if where is not None:
+        covered.append(where)
+    findings.extend(_other_leftovers(body, covered))
     return sorted(findings, key=lambda f: (f.context.get("line") or 10**9))
 
 
 def _check_value(name: str, value: FieldValue, severity: Any) -> list[Finding]:
     where = {"line": value.line, "heading": shorten(value.heading, 60) if value.heading else None}
-    text = value.text
-    if not clean_value(text):
+    real = meaningful(value.text)
+    if not real:
+        leftovers = [found for part in value.parts for found in find_leftovers(part.text)]
+        if leftovers:
+            return [severity(name, "markdown_field_placeholder", placeholder=leftovers[0],
+                             **where)]
         return [severity(name, "markdown_field_empty", **where)]
-    placeholder = placeholder_in(text)
-    if placeholder:
-        return [severity(name, "markdown_field_placeholder", placeholder=placeholder, **where)]
+    findings: list[Finding] = []
+    own = find_leftovers(value.parts[0].text) if value.parts else []
+    if own and not meaningful(value.parts[0].text):
+        return [severity(name, "markdown_field_placeholder", placeholder=own[0], **where)]
+    if own:
+        findings.append(warning(name, "markdown_field_partly_placeholder", placeholder=own[0],
+                                **where))
     if name == "personal_and_sensitive_information":
         allowed = list(card_requirements()["personal_and_sensitive_information_values"])
-        if is_bare_other(first_line(text)) and len(text.split()) <= 3:
-            return [error(name, "psi_other_unspecified", **where)]
-        if not uses_listed_value(text, allowed):
-            return [error(name, "psi_value_unknown", value=shorten(first_line(text)),
-                          allowed=allowed, **where)]
-    if name == "dataset_issue_date" and parse_date(text) is None:
-        return [error(name, "issue_date_not_date", value=shorten(first_line(text)), **where)]
-    return []
+        if is_bare_other(first_line(real)) and len(real.split()) <= 3:
+            return [*findings, error(name, "psi_other_unspecified", **where)]
+        if not uses_listed_value(real, allowed) and not says_no(real):
+            return [*findings, error(name, "psi_value_unknown", value=shorten(first_line(real)),
+                                     allowed=allowed, **where)]
+    if name == "dataset_issue_date":
+        found = find_date(real)
+        if found is None:
+            return [*findings, error(name, "issue_date_not_date",
+                                     value=shorten(first_line(real)), **where)]
+        if not found.was_iso:
+            findings.append(warning(name, "issue_date_not_iso", value=shorten(first_line(real)),
+                                    iso=found.iso, ambiguous=found.ambiguous,
+                                    alternative=found.alternative, **where))
+    return findings
 
 
-def _proprietary(body: CardBody, data: dict[str, Any] | None) -> list[Finding]:
+def _proprietary(body: CardBody, data: dict[str, Any] | None
+                 ) -> tuple[list[Finding], tuple[int, int] | None]:
+    """Proprietary data is optional to mention, but when mentioned it must be "No"."""
     name = "proprietary_data_presence"
     value = _section_value(body, name)
-    if value is None or not value.text:
-        value = _yaml_value(data, name)
-    if value is None or not clean_value(value.text) or says_no(value.text):
+    if value is None or not meaningful(value.text):
+        labelled = body.find_labelled(name)
+        value = labelled[0] if labelled else value
+    if value is None or not meaningful(value.text):
+        value = _yaml_value(data, name) or value
+    if value is None:
+        return [], None
+    real = meaningful(value.text)
+    if not real or says_no(real):
+        return [], value.lines
+    return [error(name, "proprietary_data_not_no", value=shorten(first_line(real)),
+                  unclear=not says_yes(real) and "proprietary" not in real.lower(),
+                  line=value.line)], value.lines
+
+
+def _other_leftovers(body: CardBody, covered: list[tuple[int, int]]) -> list[Finding]:
+    """One warning for template leftovers outside the fields checked above."""
+    inside = sorted(covered)
+    places: list[tuple[int, str]] = []
+    span = 0
+    for index, line in enumerate(body.lines):
+        if index in body.code_lines or not _may_hold_leftover(line):
+            continue
+        while span < len(inside) and inside[span][1] <= index:
+            span += 1
+        if any(start <= index < end for start, end in inside[span:span + 3]):
+            continue
+        found = find_leftovers(line)
+        if found:
+            places.append((body.first_line + index, found[0]))
+    if not places:
         return []
-    return [error(name, "proprietary_data_not_no", value=shorten(first_line(value.text)),
-                  line=value.line)]
+    return [warning("markdown", "template_leftovers", count=len(places),
+                    places=[{"line": line, "placeholder": text} for line, text in places[:8]],
+                    line=places[0][0])]
+
+
+def _may_hold_leftover(line: str) -> bool:
+    """Cheap pre-check so most lines skip the leftover search."""
+    return "[" in line or "{" in line or "_" in line or "*" in line or len(line) > 30

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
+import trustme
 
 from core.cards import run_check_card_cli
+from tests.cards.card_server import CardServer
 from tests.cards.card_texts import set_yaml
 
 
@@ -75,3 +80,56 @@ def test_default_output_is_stdout(tmp_path: Path, card: str,
     path.write_text(card, encoding="utf-8")
     assert run_check_card_cli(str(path), False, 1_048_576) == 0
     assert "PASSES" in capsys.readouterr().out
+
+
+# --- the installed command, in a real process ------------------------------------------
+
+INTAKE = Path(sys.executable).with_name("intake")
+
+
+async def installed(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the installed ``intake`` script without blocking this test's event loop."""
+    process = await asyncio.create_subprocess_exec(
+        str(INTAKE), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})})
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    """The test CA as a PEM file: the command trusts it through SSL_CERT_FILE."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+async def test_installed_command_checks_a_card_by_https_url(card_server: CardServer,
+                                                            ca_file: Path) -> None:
+    """It used to crash: asyncio.run() inside the CLI's own running loop."""
+    code, out, err = await installed("check-card", card_server.url("/card.md"), "--json",
+                                     "--allow-private-hosts",
+                                     env={"SSL_CERT_FILE": str(ca_file)})
+    assert "RuntimeError" not in err and "Traceback" not in err, err
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert (report["verdict"], report["filename"]) == ("passes", "card.md")
+    assert card_server.requests == ["127.0.0.1/card.md"]
+
+
+async def test_installed_command_refuses_a_private_address_by_default(
+        card_server: CardServer, ca_file: Path) -> None:
+    code, out, err = await installed("check-card", card_server.url("/card.md"), "--json",
+                                     env={"SSL_CERT_FILE": str(ca_file)})
+    assert code == 2 and "Traceback" not in err, err
+    assert json.loads(out)["findings"][0]["context"]["fetch_code"] == "private_address"
+    assert card_server.requests == []
+
+
+async def test_installed_command_checks_a_file(tmp_path: Path, card: str) -> None:
+    path = tmp_path / "README.md"
+    path.write_text(set_yaml(card, "license", "gpl-3.0"), encoding="utf-8")
+    code, out, err = await installed("check-card", str(path))
+    assert code == 1 and "PROBLEMS TO FIX" in out, err
+    assert "GNU General Public License v3.0" in out

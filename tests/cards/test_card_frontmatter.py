@@ -44,7 +44,8 @@ def test_blank_lines_before_front_matter_are_fine(card: str) -> None:
 
 def test_prose_without_front_matter_gets_one_finding() -> None:
     report = check("# My dataset\n\nSome notes about the data.\n\n## Usage\n\nJust use it.\n")
-    assert [(f.severity, f.code) for f in report.findings] == [("error", "no_front_matter")]
+    assert [(f.severity, f.code) for f in report.findings] == [
+        ("error", "no_front_matter"), ("error", "not_otdi_template")]
     assert report.findings[0].context["looks_like_template"] is False
     assert "does not look like a dataset card" in report.findings[0].message
 
@@ -163,3 +164,12 @@ def test_oversized_front_matter(card: str) -> None:
 @pytest.mark.parametrize("text", ["---\n---\n", "---\n---", "---\n", "---", "\n---\n\n---\n"])
 def test_degenerate_front_matter_never_breaks(text: str) -> None:
     assert check(text).verdict in ("problems", "passes")
+
+
+def test_front_matter_pattern_is_still_the_hubs() -> None:
+    """The pattern is copied (importing huggingface_hub is slow); it must stay the same."""
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK as HUB
+
+    from core.cards.frontmatter import REGEX_YAML_BLOCK
+
+    assert (REGEX_YAML_BLOCK.pattern, REGEX_YAML_BLOCK.flags) == (HUB.pattern, HUB.flags)

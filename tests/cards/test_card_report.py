@@ -113,6 +113,18 @@ ALL_CODES: dict[str, dict[str, object]] = {
     "psi_other_unspecified": {"line": 3, "heading": "H"},
     "issue_date_not_date": {"line": 3, "heading": "H", "value": "v"},
     "proprietary_data_not_no": {"line": 3, "value": "Yes"},
+    "front_matter_placeholder": {"line": 1, "placeholder": "{{ card_data }}"},
+    "yaml_field_placeholder": {"placeholder": "[M]"},
+    "license_id_spelling": {"license": "CC-BY-4.0", "suggestion": "cc-by-4.0",
+                            "license_title": "Creative Commons Attribution 4.0 International"},
+    "license_not_hub_id": {"license": "MIT License", "suggestion": "mit",
+                           "license_title": "MIT License"},
+    "license_not_text": {"value": "{mit}", "kind": "mapping", "suggestion": "mit"},
+    "markdown_field_partly_placeholder": {"line": 3, "heading": "H", "placeholder": "[M]"},
+    "template_leftovers": {"count": 3, "line": 4,
+                           "places": [{"line": 4, "placeholder": "[M]"}]},
+    "issue_date_not_iso": {"line": 3, "heading": "H", "value": "July 2021", "iso": "2021-07",
+                           "ambiguous": False, "alternative": None},
 }
 
 

@@ -119,7 +119,7 @@ def test_source_datasets_may_be_an_empty_list_or_null(card: str) -> None:
 
 def test_license_suggestions(card: str) -> None:
     wrong_case = check(set_yaml(card, "license", "CDLA-Permissive-2.0")).findings
-    assert [f.code for f in wrong_case] == ["license_not_permissive"]
+    assert [(f.severity, f.code) for f in wrong_case] == [("warning", "license_id_spelling")]
     assert wrong_case[0].context["suggestion"] == "cdla-permissive-2.0"
     assert "license: cdla-permissive-2.0" in wrong_case[0].hint
     other = check(set_yaml(card, "license", "other")).findings
@@ -276,14 +276,25 @@ def test_proprietary_data_section_may_be_omitted(card: str) -> None:
 
 
 @pytest.mark.parametrize("value", [
-    "2024-05-31", "2024-05-31:T12:30:00", "2024-05-31T12:30:00Z", "2024/05/31",
-    "31 May 2024", "May 31, 2024", "`2024-05-31`", "2024-05-31 (first release)",
+    "2024-05-31", "2024-05-31:T12:30:00", "2024-05-31T12:30:00Z", "`2024-05-31`",
+    "2024-05-31 (first release)", "2024", "2024-05",
 ])
 def test_issue_date_formats_pass(value: str) -> None:
     assert check(filled(dataset_issue_date=value)).findings == []
 
 
-@pytest.mark.parametrize("value", ["last spring", "2024-13-01", "31/05/2024", "2024"])
+@pytest.mark.parametrize(("value", "iso"), [
+    ("2024/05/31", "2024-05-31"), ("31 May 2024", "2024-05-31"), ("May 31, 2024", "2024-05-31"),
+    ("31/05/2024", "2024-05-31"), ("July 2021", "2021-07"),
+])
+def test_issue_date_in_another_form_gets_a_warning_with_the_iso_form(value: str,
+                                                                     iso: str) -> None:
+    finding = only_finding(filled(dataset_issue_date=value))
+    assert finding == ("warning", "dataset_issue_date", "issue_date_not_iso")
+    assert iso in check(filled(dataset_issue_date=value)).findings[0].hint
+
+
+@pytest.mark.parametrize("value", ["last spring", "2024-13-01", "soon"])
 def test_issue_date_not_a_date(value: str) -> None:
     assert only_finding(filled(dataset_issue_date=value)) == (
         "error", "dataset_issue_date", "issue_date_not_date")
