@@ -17,6 +17,9 @@ from core.spec import CARD_TEMPLATE_PATH, card_requirements
 
 _JINJA = re.compile(r"\{\{[^\n]{0,300}?\}\}|\{%[^\n]{0,300}?%\}")
 _FIELD = re.compile(r"\{\s*([A-Za-z][A-Za-z0-9_]{0,60})\s*(?:[,|][^{}\n]{0,160})?\}")
+# An italic example the template puts after a field: "_e.g., https://huggingface.co/..._".
+_EXAMPLE_HINT = re.compile(r"(?<![\w*])([_*])e\.g\.,?\s[^\n]{0,200}?(?:\1(?![\w*])|$)",
+                           re.MULTILINE)
 _TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)")
 _WORDS = re.compile(r"[^0-9a-z]+")
 _MARKS = "*_`~ >-+"
@@ -43,7 +46,8 @@ def _placeholder_pattern() -> re.Pattern[str]:
     for lowered, _shown in _placeholders():
         words = lowered.strip("[]").split()
         parts.append(r"\[\s*" + r"\s+".join(map(re.escape, words)) + r"\s*\]")
-    return re.compile("|".join(parts), re.IGNORECASE)
+    # The Hugging Face cards often link the placeholder: [More Information Needed](https://...)
+    return re.compile("(?:" + "|".join(parts) + r")(?:\([^()\s]{0,500}\))?", re.IGNORECASE)
 
 
 @cache
@@ -57,6 +61,22 @@ def template_variables() -> frozenset[str]:
 
 def _is_field(name: str) -> bool:
     return "_" in name or name.lower() in template_variables()
+
+
+def yaml_leftover(value: object) -> str | None:
+    """The leftover a front-matter value still is: ``"[More Information Needed]"``, or
+    ``{title}``, which YAML reads as a one-key mapping."""
+    if isinstance(value, dict) and len(value) == 1:
+        key, inner = next(iter(value.items()))
+        if inner is None and isinstance(key, str) and re.fullmatch(r"[A-Za-z][\w]*", key) \
+                and _is_field(key):
+            return "{" + key + "}"
+        return None
+    if isinstance(value, str):
+        found = find_leftovers(value, guidance=False)
+        if found and not strip_leftovers(value, guidance=False).strip(" \t\n.,;:-"):
+            return found[0]
+    return None
 
 
 def normalise(text: str) -> str:
@@ -95,6 +115,7 @@ def find_leftovers(text: str, guidance: bool = True) -> list[str]:
     for match in _placeholder_pattern().finditer(text):
         found.append(_canonical_placeholder(match.group(0)))
     found.extend(_shown(match.group(0)) for match in _JINJA.finditer(text))
+    found.extend(_shown(match.group(0)) for match in _EXAMPLE_HINT.finditer(text))
     without_jinja = _JINJA.sub(" ", text)
     found.extend(_shown(match.group(0)) for match in _FIELD.finditer(without_jinja)
                  if _is_field(match.group(1)))
@@ -106,6 +127,7 @@ def find_leftovers(text: str, guidance: bool = True) -> list[str]:
 
 
 def _canonical_placeholder(text: str) -> str:
+    text = text[: text.index("]") + 1] if "]" in text else text
     key = "[" + " ".join(text.strip("[] \t").lower().split()) + "]"
     return next((shown for lowered, shown in _placeholders() if lowered == key), text)
 
@@ -124,6 +146,7 @@ def strip_leftovers(text: str, guidance: bool = True) -> str:
     """``text`` with every template leftover removed (what the author really wrote)."""
     text = _placeholder_pattern().sub(" ", text)
     text = _JINJA.sub(" ", text)
+    text = _EXAMPLE_HINT.sub(" ", text)
     text = _FIELD.sub(lambda m: " " if _is_field(m.group(1)) else m.group(0), text)
     if not guidance:
         return text

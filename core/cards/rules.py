@@ -12,7 +12,7 @@ from typing import Any
 
 from core.cards.findings import Finding, error, shorten, warning, yaml_text
 from core.cards.hf_tasks import SUBTASK_PARENT, TASK_IDS
-from core.cards.leftovers import find_leftovers, strip_leftovers
+from core.cards.leftovers import find_leftovers, strip_leftovers, yaml_leftover
 from core.cards.licenses import agrees, describe, identify, official_name
 from core.cards.markdown_fields import CardBody, FieldValue, clean_value, without_labelled_items
 from core.cards.values import (
@@ -58,10 +58,8 @@ def check_yaml(data: dict[str, Any]) -> list[Finding]:
             findings.extend(_source_datasets(data[name]))
         elif is_empty(data[name]):
             findings.append(error(name, "yaml_field_empty", **_license_hint(data)))
-        elif name != "license" and isinstance(data[name], str) and find_leftovers(
-                data[name], guidance=False) and not meaningful(data[name]):
-            findings.append(error(name, "yaml_field_placeholder",
-                                  placeholder=find_leftovers(data[name], guidance=False)[0]))
+        elif name != "license" and (leftover := yaml_leftover(data[name])) is not None:
+            findings.append(error(name, "yaml_field_placeholder", placeholder=leftover))
     for name in spec["yaml_disallowed"]:
         if name in data:
             findings.append(error(name, "yaml_disallowed_field"))
@@ -102,14 +100,14 @@ def _license(data: dict[str, Any]) -> list[Finding]:
     for item in items:
         if is_empty(item):
             continue
+        leftover = yaml_leftover(item)
+        if leftover is not None:
+            findings.append(error("license", "yaml_field_placeholder", placeholder=leftover))
+            continue
         if not isinstance(item, str | int | float):
             findings.append(_license_not_text(item))
             continue
         text = str(item).strip()
-        if find_leftovers(text, guidance=False) and not strip_leftovers(text, False).strip():
-            findings.append(error("license", "yaml_field_placeholder",
-                                  placeholder=find_leftovers(text, guidance=False)[0]))
-            continue
         if text in keys:
             ids.append(text)
             continue
