@@ -3,7 +3,10 @@
 Builds two cards from the OTDI template with every field filled in: a typical
 ~8 KB card and a ~1 MB one (big ``dataset_info`` front matter and long Markdown
 tables), then prints cards checked per second by ``check_card`` and by a bare
-``yaml.safe_load`` + markdown-it parse, and the ratio between the two.
+``yaml.safe_load`` + markdown-it parse, and the ratio between the two. Then the
+wall time of the installed ``intake check-card`` on the 8 KB card against
+``python -c "import yaml"`` in the same run (process start included), and the time
+``check_card`` takes on a ~1 MB card with 30,000 headings (linear in the card's size).
 
 Run: ``.venv/bin/python bench/cards.py [--seconds 2]``
 """
@@ -11,8 +14,13 @@ Run: ``.venv/bin/python bench/cards.py [--seconds 2]``
 from __future__ import annotations
 
 import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import jinja2
 import yaml
@@ -98,9 +106,41 @@ def rate(function: Callable[[bytes], object], data: bytes, seconds: float) -> fl
     return count / elapsed
 
 
+def heading_card(headings: int = 30_000, target_bytes: int = 1_000_000) -> bytes:
+    """A complete card whose structure section has ``headings`` headings (~1 MB)."""
+    body = "".join(f"### Part {i}\n\nRows {i}.\n\n" for i in range(headings))
+    data = build_card(8 * 1024)
+    marker = FILLER.strip().encode()
+    return data.replace(marker, (body + FILLER).strip().encode(), 1)[:target_bytes]
+
+
+def wall(command: list[str], runs: int) -> float:
+    """Median wall time of a command, in seconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def command_times(card: bytes, runs: int) -> None:
+    """``intake check-card`` on a card against starting Python to import yaml."""
+    intake = Path(sys.executable).with_name("intake")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "README.md"
+        path.write_bytes(card)
+        checked = wall([str(intake), "check-card", str(path)], runs)
+        baseline = wall([sys.executable, "-c", "import yaml"], runs)
+    print(f"intake check-card on the {len(card):,}-byte card: {checked * 1000:.0f} ms; "
+          f'python -c "import yaml": {baseline * 1000:.0f} ms; '
+          f"ratio {checked / baseline:.1f}x (median of {runs} runs)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--runs", type=int, default=7, help="runs of each command")
     args = parser.parse_args()
     cards = {
         "typical 8 KB card": build_card(8 * 1024),
@@ -115,6 +155,13 @@ def main() -> None:
         print(f"{label} ({len(data):,} bytes): check_card {checked:,.1f} cards/s, "
               f"bare yaml.safe_load + markdown-it {bare:,.1f} cards/s, "
               f"ratio {bare / checked:.2f}x the bare parse time")
+    command_times(cards["typical 8 KB card"], args.runs)
+    many = heading_card()
+    start = time.perf_counter()
+    report = check_card(many, "README.md", max_bytes=len(many) + 1)
+    elapsed = time.perf_counter() - start
+    print(f"card with 30,000 headings ({len(many):,} bytes): check_card {elapsed * 1000:.0f} ms, "
+          f"verdict {report.verdict}")
 
 
 if __name__ == "__main__":

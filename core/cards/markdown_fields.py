@@ -37,7 +37,7 @@ _BLOCK_START = re.compile(r"^ {0,3}(?:[-*+]\s|\d{1,9}[.)]\s|>|\||<|#)")
 _STOPWORDS = frozenset({"the", "a", "an", "of", "for", "and", "to", "is", "are", "was",
                         "were", "any", "this", "used", "in", "on", "s"})
 _EMPHASIS = "*_`~ "
-FUZZY_HEADING_BUDGET = 5000  # headings tried for typos: enough for any real card, bounded
+FUZZY_HEADING_BUDGET = 1000  # headings tried for typos: more than real cards have, bounded
 
 
 def normalise_words(title: str) -> tuple[str, ...]:
@@ -77,6 +77,29 @@ def _label_words() -> dict[tuple[str, ...], str]:
             if words:
                 table.setdefault(words, name)
     return table
+
+
+@cache
+def _word_fields() -> dict[str, frozenset[str]]:
+    """Word -> fields with an alias holding it: a heading is only scored against the
+    fields it shares a word with, so a card with many headings stays fast."""
+    table: dict[str, set[str]] = {}
+    for name in field_headings():
+        for alias in _alias_words(name):
+            for word in alias:
+                table.setdefault(word, set()).add(name)
+    return {word: frozenset(names) for word, names in table.items()}
+
+
+@cache
+def _alias_lengths(name: str) -> tuple[int, ...]:
+    return tuple(len(" ".join(alias)) for alias in _alias_words(name))
+
+
+def _near_in_length(length: int, name: str) -> bool:
+    """Whether a heading of ``length`` characters could be an alias of ``name`` with a typo."""
+    return any(2 * min(length, other) / (length + other) >= 0.88
+               for other in _alias_lengths(name) if other)
 
 
 def heading_score(title_words: tuple[str, ...], name: str, fuzzy: bool = False) -> float:
@@ -172,13 +195,15 @@ class CardBody:
     code_lines: frozenset[int] = frozenset()
     _found: dict[str, Section | None] = field(default_factory=dict, repr=False)
     _scores: dict[tuple[str, ...], dict[str, float]] = field(default_factory=dict, repr=False)
+    _bests: dict[str, Section] | None = field(default=None, repr=False)
 
     def scores(self, words: tuple[str, ...]) -> dict[str, float]:
         """Field -> score for a heading's words (computed once per distinct heading)."""
         cached = self._scores.get(words)
         if cached is None:
-            cached = {name: score for name in field_headings()
-                      if (score := heading_score(words, name))}
+            table = _word_fields()
+            names = {name for word in words for name in table.get(word, ())}
+            cached = {name: score for name in names if (score := heading_score(words, name))}
             self._scores[words] = cached
         return cached
 
@@ -189,16 +214,21 @@ class CardBody:
         return self._found[name]
 
     def _best(self, name: str) -> Section | None:
-        best: tuple[float, Section] | None = None
-        for section in self.sections:
-            score = self.scores(section.words).get(name, 0.0)
-            if score > 0 and (best is None or score > best[0]):
-                best = (score, section)
-        return best[1] if best else None
+        if self._bests is None:  # one pass over the headings for every field
+            scored: dict[str, tuple[float, Section]] = {}
+            for section in self.sections:
+                for other, score in self.scores(section.words).items():
+                    if other not in scored or score > scored[other][0]:
+                        scored[other] = (score, section)
+            self._bests = {other: pair[1] for other, pair in scored.items()}
+        return self._bests.get(name)
 
     def _best_fuzzy(self, name: str) -> Section | None:
         best: tuple[float, Section] | None = None
         for section in self.sections[:FUZZY_HEADING_BUDGET]:
+            length = len(" ".join(section.words))
+            if length < 8 or not _near_in_length(length, name):
+                continue
             score = heading_score(section.words, name, True)
             if score > 0 and (best is None or score > best[0]):
                 best = (score, section)
