@@ -43,9 +43,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return check_card_main(words[1:])
     args = _parser().parse_args(words)
+    from core.logs import configure
     from core.settings import Settings
 
     settings = Settings()
+    quiet = args.command == "chat" and "log_level" not in settings.model_fields_set
+    configure("WARNING" if quiet else settings.log_level, settings.log_format)  # chat: the
+    # terminal is the conversation; its log lines only when asked for
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from core.logs import event as log_event
 from core.storage.database import Database
 from core.storage.models import LoggedEvent, utcnow
 
@@ -113,6 +114,8 @@ class InboundLog:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches(), name="inbound-log")
         appended = await future
+        log_event(log, "event logged", channel=event.channel, event=appended.id,
+                  duplicate=appended.duplicate or None, size=len(event.raw or b"") or None)
         if not appended.duplicate and appended.id is not None:
             for listener in self.listeners:
                 listener(appended.id, event)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation import Inbound
 from core.inbound import InboundLog, NewEvent, StoredEvent
+from core.logs import event as log_event
 from core.service import ConversationKey, IntakeService, TurnOutcome
 from core.storage.models import LoggedEvent
 
@@ -70,6 +72,11 @@ class Unit:
         """
         outcome, fetches = await self.service.turn_in(self.session, key, event,
                                                       merge_into=merge_into)
+        state = outcome.state
+        log_event(log, "turn", channel=key.channel, event=self.event.id,
+                  reference=state.reference if state else None,
+                  phase=str(state.phase) if state else None, asking=state.asking if state
+                  else None, submitted=outcome.submission_reference)
         reply = outcome.outbox_ids[-1] if outcome.outbox_ids else merge_into
         if fetches and reply is not None:
             await self.service.hold_in(self.session, [reply], FETCH_HOLD_SECONDS)
@@ -191,12 +198,15 @@ class EventWorker:
         handler = self.handlers.get(event.channel)
         if handler is None:
             return None
+        started = time.perf_counter()
         try:
             translated = await handler.translate(event)
             async with self.service.db.transaction() as session:
                 row = await self.log.take(session, event.id, self.owner)
                 if row is None:
                     self.wake()  # first in line is someone else's: look again soon
+                    log_event(log, "event skipped", logging.DEBUG, channel=event.channel,
+                              event=event.id)
                     return None
                 unit = Unit(session, self.service, event)
                 outcome = await handler.apply(unit, translated)
@@ -205,11 +215,16 @@ class EventWorker:
             raise
         except Exception as error:  # noqa: BLE001 - counted, retried, then set aside
             log.exception("inbound event %s (%s) failed", event.id, event.channel)
-            await self.log.failed(event.id, error, poison_after=self.poison_after,
-                                  retry_in=self.retry_in, owner=self.owner if claimed else None)
+            status = await self.log.failed(event.id, error, poison_after=self.poison_after,
+                                           retry_in=self.retry_in,
+                                           owner=self.owner if claimed else None)
+            log_event(log, "event failed", logging.WARNING, channel=event.channel,
+                      event=event.id, status=status, error=type(error).__name__)
             self.wake()
             return "failed"
         self.processed += 1
+        log_event(log, "event processed", channel=event.channel, event=event.id,
+                  outcome=outcome, ms=round((time.perf_counter() - started) * 1000, 1))
         for action in unit.after_commit:
             with contextlib.suppress(Exception):
                 await action()
