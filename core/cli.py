@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: `intake check-card` must not pay for them
+    from core.render import Renderer
+    from core.runtime import Runtime
     from core.settings import Settings
 
 
@@ -33,6 +35,22 @@ def _parser() -> argparse.ArgumentParser:
     subs_sub.add_parser("list")
     show = subs_sub.add_parser("show")
     show.add_argument("reference")
+    events = sub.add_parser("events", help="the inbound log: events set aside (poisoned)")
+    events_sub = events.add_subparsers(dest="action", required=True)
+    events_list = events_sub.add_parser("list", help="logged events, newest state")
+    events_list.add_argument("--poisoned", action="store_true",
+                             help="only those set aside after repeated failures")
+    events_retry = events_sub.add_parser("retry", help="put poisoned events back in line")
+    events_retry.add_argument("ids", nargs="*", type=int)
+    events_retry.add_argument("--all-poisoned", action="store_true")
+    outbox = sub.add_parser("outbox", help="messages to deliver, and those given up on")
+    outbox_sub = outbox.add_subparsers(dest="action", required=True)
+    outbox_list = outbox_sub.add_parser("list", help="outbox messages")
+    outbox_list.add_argument("--dead", action="store_true",
+                             help="only those given up on (INTAKE_OUTBOX_GIVE_UP_AFTER)")
+    outbox_retry = outbox_sub.add_parser("retry", help="deliver dead messages again")
+    outbox_retry.add_argument("ids", nargs="*", type=int)
+    outbox_retry.add_argument("--all-dead", action="store_true")
     return parser
 
 
@@ -81,6 +99,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await reports.print_show(runtime.db, renderer, args.reference)
         finally:
             await runtime.db.dispose()
+    if args.command in ("events", "outbox"):
+        return await _queues(args, runtime, renderer)
     if args.command == "chat":
         from core.chat import TerminalChat
 
@@ -104,6 +124,32 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                                            "url": _safe_url(settings.database_url)}))
     await run_parts(runtime, names, with_worker=args.command in ("serve", "worker"))
     return 0
+
+
+async def _queues(args: argparse.Namespace, runtime: Runtime, renderer: Renderer) -> int:
+    """``intake events ...`` and ``intake outbox ...``: list, or put back in line."""
+    from core import reports
+
+    await runtime.db.upgrade()
+    try:
+        if args.command == "events":
+            if args.action == "list":
+                return await reports.print_events(runtime.db, renderer,
+                                                  "poisoned" if args.poisoned else None)
+            if not args.ids and not args.all_poisoned:
+                print(renderer.render("cli/retry_what", {"command": "events",
+                                                         "all": "--all-poisoned"}))
+                return 2
+            return await reports.retry_events(runtime.db, renderer, args.ids or None)
+        if args.action == "list":
+            return await reports.print_outbox(runtime.db, renderer,
+                                              "dead" if args.dead else None)
+        if not args.ids and not args.all_dead:
+            print(renderer.render("cli/retry_what", {"command": "outbox", "all": "--all-dead"}))
+            return 2
+        return await reports.retry_outbox(runtime.db, renderer, args.ids or None)
+    finally:
+        await runtime.db.dispose()
 
 
 def _safe_url(url: str) -> str:

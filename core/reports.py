@@ -53,3 +53,41 @@ async def print_show(db: Database, renderer: Renderer, reference: str) -> int:
         return 1
     print(renderer.render("cli/submission_show", details))
     return 0
+
+
+# -- the queues: inbound events set aside, outbox messages given up on --------------------
+
+async def print_events(db: Database, renderer: Renderer, status: str | None) -> int:
+    """``intake events list [--poisoned]``: the inbound log, newest state of each event."""
+    from core.inbound import InboundLog
+
+    lines = await InboundLog(db).lines(status=status, limit=500)
+    print(renderer.render("cli/events_list", {"events": lines, "status": status}))
+    return 0
+
+
+async def retry_events(db: Database, renderer: Renderer, ids: list[int] | None) -> int:
+    """``intake events retry ID... | --all-poisoned``: back in line, a fresh attempt count."""
+    from core.inbound import InboundLog
+
+    count = await InboundLog(db).retry(ids)
+    print(renderer.render("cli/retried", {"count": count, "what": "events"}))
+    return 0 if count or ids is None else 1
+
+
+async def print_outbox(db: Database, renderer: Renderer, status: str | None) -> int:
+    """``intake outbox list [--dead]``: messages waiting, sent, or given up on."""
+    from core.outbox import list_messages
+
+    messages = await list_messages(db, status=status, limit=500)
+    print(renderer.render("cli/outbox_list", {"messages": messages, "status": status}))
+    return 0
+
+
+async def retry_outbox(db: Database, renderer: Renderer, ids: list[int] | None) -> int:
+    """``intake outbox retry ID... | --all-dead``: delivered again from now on."""
+    from core.outbox import retry_dead
+
+    count = await retry_dead(db, ids)
+    print(renderer.render("cli/retried", {"count": count, "what": "messages"}))
+    return 0 if count or ids is None else 1
