@@ -1,9 +1,10 @@
 """Reviewer decisions on submissions: who may decide, which transitions exist, who is told.
 
 Channel-neutral: the Slack and e-mail review adapters call ``ReviewDesk`` with a
-``Reviewer`` and whether the channel's policy counts them as a reviewer; the desk
-checks the rest (own submission, state), writes the audit row and queues the messages
-(the contributor on their channel, the review thread) in the same transaction.
+``Reviewer`` and the channel's facts about them (``ReviewerFacts``: the configured
+reviewers, review channel membership), and ``may_decide`` judges; the desk checks the
+rest (own submission, state), writes the audit row and queues the messages (the
+contributor on their channel, the review thread) in the same transaction.
 """
 
 from __future__ import annotations
@@ -79,6 +80,27 @@ class DecisionResult:
     decided_by: str | None = None
 
 
+@dataclass(frozen=True)
+class ReviewerFacts:
+    """What a channel knows about the person acting, for ``may_decide`` to judge.
+
+    ``listed``: the configured reviewers (``INTAKE_REVIEWERS``, Slack user ids);
+    ``in_review_channel``: whether they are a member of the review channel, None when
+    the channel could not tell (a failed look-up) or was not asked.
+    """
+
+    listed: frozenset[str] = frozenset()
+    in_review_channel: bool | None = None
+
+
+def may_decide(reviewer: Reviewer, facts: ReviewerFacts) -> bool:
+    """Listed reviewers when a list is configured, else the review channel's members;
+    unknown membership refuses rather than guesses."""
+    if facts.listed:
+        return reviewer.id in facts.listed
+    return facts.in_review_channel is True
+
+
 def parse_decision(text: str) -> tuple[Decision, str] | None:
     """A reviewer's e-mail or thread line: ``approve``, ``changes: ...``, ``reject: ...``,
     ``ask: ...`` (case-insensitive; ``request changes``/``question`` accepted)."""
@@ -113,49 +135,60 @@ class ReviewDesk:
     async def decide(self, reference: str, reviewer: Reviewer, decision: Decision,
                      text: str = "", *, is_reviewer: bool) -> DecisionResult:
         """Apply one decision; a second click or a concurrent one is refused, not doubled."""
-        text = text.strip()
         async with self.db.transaction() as session:
-            submission = await self._locked(session, reference)
-            if submission is None:
-                return DecisionResult(reference, "", False, "review_refused_unknown")
-            status = Status(submission.status)
+            return await self.decide_in(session, reference, reviewer, decision, text,
+                                        is_reviewer=is_reviewer)
 
-            def refuse(reason: str, by: str | None = None) -> DecisionResult:
-                return DecisionResult(reference, status, False, reason, by)
+    async def decide_in(self, session: Any, reference: str, reviewer: Reviewer,
+                        decision: Decision, text: str = "", *,
+                        is_reviewer: bool | None = None,
+                        facts: ReviewerFacts | None = None) -> DecisionResult:
+        """``decide`` inside the caller's transaction (the inbound worker's, one per event);
+        with ``facts``, whether they may decide is judged here (``may_decide``)."""
+        if facts is not None:
+            is_reviewer = may_decide(reviewer, facts)
+        text = text.strip()
+        submission = await self._locked(session, reference)
+        if submission is None:
+            return DecisionResult(reference, "", False, "review_refused_unknown")
+        status = Status(submission.status)
 
-            if not is_reviewer:
-                return refuse("review_refused_not_reviewer")
-            if _is_contributor(submission, reviewer):
-                return refuse("review_refused_own_submission")
-            if status in FINAL:
-                return refuse("review_refused_already_decided",
-                              await self._decided_by(session, submission))
-            if decision in NEEDS_TEXT and not text:
-                return refuse("review_refused_needs_text")
-            target = OUTCOME[decision]
-            new_status = target or status
-            submission.status = new_status
-            submission.updated_at = self.clock()
-            session.add(AuditEntry(
-                submission_id=submission.id, actor=reviewer.id, channel=reviewer.channel,
-                action=f"review.{decision}", from_state=status if target else None,
-                to_state=new_status if target else None,
-                detail={"text": text[:4000], "reviewer": reviewer.name or reviewer.id},
-                created_at=self.clock()))
-            context = {"reference": reference, "name": submission.name, "text": text,
-                       "hosting": submission.hosting, "domain": submission.domain,
-                       "domain_is_suggestion": submission.domain_is_suggestion,
-                       "modalities": list(submission.modalities)}
-            enqueue(session, submission.channel, submission.contributor_id,
-                    {"parts": [{"template": CONTRIBUTOR_TEMPLATE[decision],
-                                "context": context}],
-                     "choices": None, "reference": reference},
-                    submission_id=submission.id)
-            enqueue(session, REVIEW_CHANNEL, REVIEW_CHANNEL,
-                    {"kind": "review.status", "reference": reference, "status": new_status,
-                     "decision": str(decision), "by": reviewer.name or reviewer.id,
-                     "by_id": reviewer.id, "text": text}, submission_id=submission.id)
-            return DecisionResult(reference, new_status, True)
+        def refuse(reason: str, by: str | None = None) -> DecisionResult:
+            return DecisionResult(reference, status, False, reason, by)
+
+        if not is_reviewer:
+            return refuse("review_refused_not_reviewer")
+        if _is_contributor(submission, reviewer):
+            return refuse("review_refused_own_submission")
+        if status in FINAL:
+            return refuse("review_refused_already_decided",
+                          await self._decided_by(session, submission))
+        if decision in NEEDS_TEXT and not text:
+            return refuse("review_refused_needs_text")
+        target = OUTCOME[decision]
+        new_status = target or status
+        submission.status = new_status
+        submission.updated_at = self.clock()
+        session.add(AuditEntry(
+            submission_id=submission.id, actor=reviewer.id, channel=reviewer.channel,
+            action=f"review.{decision}", from_state=status if target else None,
+            to_state=new_status if target else None,
+            detail={"text": text[:4000], "reviewer": reviewer.name or reviewer.id},
+            created_at=self.clock()))
+        context = {"reference": reference, "name": submission.name, "text": text,
+                   "hosting": submission.hosting, "domain": submission.domain,
+                   "domain_is_suggestion": submission.domain_is_suggestion,
+                   "modalities": list(submission.modalities)}
+        enqueue(session, submission.channel, submission.contributor_id,
+                {"parts": [{"template": CONTRIBUTOR_TEMPLATE[decision],
+                            "context": context}],
+                 "choices": None, "reference": reference},
+                submission_id=submission.id)
+        enqueue(session, REVIEW_CHANNEL, REVIEW_CHANNEL,
+                {"kind": "review.status", "reference": reference, "status": new_status,
+                 "decision": str(decision), "by": reviewer.name or reviewer.id,
+                 "by_id": reviewer.id, "text": text}, submission_id=submission.id)
+        return DecisionResult(reference, new_status, True)
 
     async def thread_opened(self, reference: str, thread: dict[str, Any]) -> None:
         """The review thread exists: remember where, and the submission is in review."""
@@ -197,8 +230,13 @@ class ReviewDesk:
         """The reference whose Slack review thread starts at ``ts`` (an indexed lookup:
         every reply in a review channel asks)."""
         async with self.db.transaction() as session:
-            return await session.scalar(select(Submission.reference).where(
-                Submission.review_thread_ts == ts))
+            return await self.submission_for_thread_in(session, ts)
+
+    @staticmethod
+    async def submission_for_thread_in(session: Any, ts: str) -> str | None:
+        """``submission_for_thread`` inside the caller's transaction."""
+        return await session.scalar(select(Submission.reference).where(
+            Submission.review_thread_ts == ts))
 
     async def context(self, reference: str) -> dict[str, Any] | None:
         """What a review thread shows: the submission, its current card and its report."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -71,9 +72,13 @@ class Inbound:
     greeted, or reminded where they left off. ``card_fetch_failed`` is the service
     telling the conversation that the card URL it asked for could not be fetched
     (``text`` holds the reason).
+
+    ``form`` is a whole form at once (the Slack modal): ``form`` maps each answered
+    field to its text (``domain_other``: a domain of the contributor's own), ``file``
+    is the card, and ``text`` says why the card could not be had, if it could not.
     """
 
-    kind: Literal["text", "file", "choice", "card_fetch_failed", "resume"] = "text"
+    kind: Literal["text", "file", "choice", "card_fetch_failed", "resume", "form"] = "text"
     text: str = ""
     file: CardFile | None = None
     field: str | None = None
@@ -81,6 +86,7 @@ class Inbound:
     suggested_email: str | None = None
     sender_email: str | None = None  # e-mail: the From address, the default contact
     ignored_attachments: tuple[str, ...] = ()  # files that came along but are not the card
+    form: Mapping[str, str] = dataclasses.field(default_factory=dict)  # kind "form"
 
 
 @dataclass

@@ -76,12 +76,15 @@ def step(state: ConversationState, event: Inbound, ctx: StepContext) -> StepResu
     if event.kind == "resume" and phase not in (Phase.NEW, Phase.CANCELLED):
         _resume(turn)
         return StepResult(turn.state, turn.reply, turn.effects)
-    if phase in (Phase.NEW, Phase.CANCELLED):
-        _start(turn, greet=True)
+    if event.kind == "form" and phase is Phase.SUBMITTED:  # the form is a new contribution
+        turn.audit("conversation.restarted", after=turn.state.reference)
+        _start(turn, greet=False)
+    elif phase in (Phase.NEW, Phase.CANCELLED):
+        _start(turn, greet=event.kind != "form")  # the form introduces itself
     if event.sender_email and "email" not in turn.state.answers and phase is not \
             Phase.SUBMITTED:
         _set(turn, "email", event.sender_email)
-    elif phase is Phase.SUBMITTED:
+    elif phase is Phase.SUBMITTED and event.kind != "form":
         _after_submission(turn, event)
         return StepResult(turn.state, turn.reply, turn.effects)
 
@@ -92,6 +95,9 @@ def step(state: ConversationState, event: Inbound, ctx: StepContext) -> StepResu
     if event.kind == "card_fetch_failed":
         turn.reply.add("card_fetch_failed", reason=event.text)
         _ask(turn, "card")
+        return StepResult(turn.state, turn.reply, turn.effects)
+    elif event.kind == "form":
+        _receive_form(turn, event)
         return StepResult(turn.state, turn.reply, turn.effects)
     elif event.kind == "choice" and event.field:
         _receive_choice(turn, event.field, list(event.values))
@@ -343,6 +349,39 @@ def _receive_choice(turn: _Turn, field: str, values: list[str]) -> None:
     joiner = ", " if field in MULTIPLE_CHOICE_FIELDS else " "
     _apply(turn, field, joiner.join(values[:1] if field not in MULTIPLE_CHOICE_FIELDS
                                     else values))
+
+
+def _receive_form(turn: _Turn, event: Inbound) -> None:
+    """A whole form: every answer set as if typed alone, then one reply.
+
+    Answers are taken field by field (a name like ``Sea, url: x`` stays a name); a
+    domain of their own needs no second "yes" (picking "Other" said it); when nothing
+    is missing the form counts as confirmed, so it ends in the submission, or in the
+    card's errors to acknowledge first.
+    """
+    state = turn.state
+    for name in FIELD_ORDER:
+        if name != "card" and event.form.get(name) is not None:
+            _apply(turn, name, event.form[name])
+    own = (event.form.get(DOMAIN_OTHER) or "").strip()
+    if own:
+        try:
+            parsed = parse_field("domain", own)
+        except FieldError as error:
+            turn.reply.add("field_error", field=error.field, code=error.code, **error.context)
+            state.asking = "domain"
+        else:
+            _set(turn, "domain", {"value": parsed.value, "is_suggestion": parsed.is_suggestion})
+    if event.text:  # the card could not be downloaded
+        turn.reply.add("card_fetch_failed", reason=event.text)
+        state.asking = "card"
+    _acknowledge(turn)
+    if (state.asking and state.asking != CONFIRM) or _missing(state):
+        _next_question(turn)
+        return
+    state.phase = Phase.CONFIRMING
+    turn.reply.add("summary", **_summary_context(state))
+    _confirm(turn, "yes")
 
 
 def _offer_domain_suggestion(turn: _Turn, text: str) -> None:

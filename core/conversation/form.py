@@ -1,0 +1,73 @@
+"""What makes a whole form usable, before it is accepted (Slack shows it under each field).
+
+Channel-neutral: a form is its answers by field (``domain_other`` for a domain of the
+contributor's own) and what is known of the card; the channel turns each problem into
+its own words and places (Block Kit inline errors). The same parsers as the
+conversation (``core.fields.parse_field``) decide, so a form that passes here is taken
+by ``step`` without a correction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.fields import FieldError, parse_field
+
+CHECKED_FIELDS = ("name", "location", "hosting", "modalities", "email")
+
+
+@dataclass(frozen=True)
+class FormCard:
+    """What the form says of its card: given or not, its size if known, whether the
+    draft already has one (then the form may leave it out)."""
+
+    given: bool
+    size: int | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    """One problem: a ``field_error`` (``code`` and ``context`` from ``FieldError``) or a
+    form rule (``form_error`` with ``code``)."""
+
+    template: str
+    code: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def form_problems(answers: Mapping[str, str], card: FormCard, *, own_domain: bool,
+                  unused_suggestion: bool, max_card_bytes: int) -> dict[str, FormProblem]:
+    """Problems by field (``domain_other`` for the suggestion); empty when usable."""
+    problems: dict[str, FormProblem] = {}
+
+    def check(name: str, text: str, where: str) -> None:
+        try:
+            parse_field(name, text)
+        except FieldError as error:
+            context = error.render_context()
+            problems[where] = FormProblem("field_error", str(context.get("code", "")), context)
+
+    for name in CHECKED_FIELDS:
+        check(name, answers.get(name, ""), name)
+    suggestion = answers.get("domain_other") or ""
+    if own_domain:
+        if not suggestion:
+            problems["domain_other"] = FormProblem("form_error", "suggestion_required")
+        else:
+            check("domain", suggestion, "domain_other")
+    elif not answers.get("domain"):
+        problems["domain"] = FormProblem("field_error", "domain_empty",
+                                         {"field": "domain", "code": "domain_empty"})
+    elif unused_suggestion:
+        problems["domain_other"] = FormProblem("form_error", "suggestion_unused")
+    if answers.get("consent") != "yes":
+        problems["consent"] = FormProblem("form_error", "consent_required")
+    if not card.given and not card.optional:
+        problems["card"] = FormProblem("form_error", "card_missing")
+    elif card.given and card.size is not None and card.size > max_card_bytes:
+        problems["card"] = FormProblem("form_error", "card_too_large",
+                                       {"limit": max_card_bytes})
+    return problems
