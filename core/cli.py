@@ -15,9 +15,34 @@ if TYPE_CHECKING:  # imported where used: `intake check-card` must not pay for t
     from core.settings import Settings
 
 
+def _settings_help(command: str | None) -> str:
+    """The settings a command reads, with what each means (from templates/cli/settings)."""
+    from core import settings_view
+    from core.render import Renderer
+
+    fields = settings_view.all_fields_for(command) if command else None
+    return Renderer().render("cli/settings", {
+        "help": True, "names": bool(command),
+        "settings": settings_view.lines(None, fields)}).rstrip()
+
+
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Every subcommand's --help ends with the settings it reads."""
+
+    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
+        kwargs.setdefault("epilog", _settings_help(name))
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("description", kwargs.get("help"))
+        return super().add_parser(name, **kwargs)  # type: ignore[arg-type]
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="intake", description="OTDI dataset intake.")
+    parser = argparse.ArgumentParser(prog="intake", description="OTDI dataset intake.",
+                                     epilog=_settings_help(None),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.register("action", "parsers", _Subcommands)
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("settings", help="the effective settings (secrets masked)")
     sub.add_parser("serve", help="SMTP inbox, Slack endpoint (when configured), outbox worker")
     sub.add_parser("mail", help="the SMTP inbox only")
     sub.add_parser("web", help="the Slack HTTP endpoint (and /healthz) only")
@@ -83,6 +108,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from core.cards import run_check_card_cli
 
         return run_check_card_cli(args.path, args.json, settings.max_card_bytes)
+    if args.command == "settings":
+        from core import settings_view
+
+        print(renderer.render("cli/settings", {"help": False,
+                                               "settings": settings_view.lines(settings)}))
+        return 0
     runtime = build_runtime(settings)
     if args.command == "db":
         await runtime.db.upgrade()

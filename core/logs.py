@@ -68,5 +68,5 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("aiosqlite", "sqlalchemy.engine", "mail.log", "asyncio"):
+    for noisy in ("aiosqlite", "sqlalchemy.engine", "mail.log", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

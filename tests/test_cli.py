@@ -59,3 +59,23 @@ def test_db_upgrade_and_unknown_parts(tmp_path: Path) -> None:
     assert (tmp_path / "intake.db").exists()
     bad = intake("submissions", "show", "not-a-reference", cwd=tmp_path)
     assert bad.returncode == 1
+
+
+def test_settings_are_listed_with_secrets_masked(tmp_path: Path) -> None:
+    shown = intake("settings", cwd=tmp_path, env={
+        "SLACK_BOT_TOKEN": "xoxb-very-secret", "INTAKE_RELAY_PASSWORD": "hunter2",
+        "INTAKE_DATABASE_URL": "postgresql+psycopg://ops:pa55@db.internal/intake"})
+    assert shown.returncode == 0, shown.stderr
+    assert "xoxb-very-secret" not in shown.stdout and "hunter2" not in shown.stdout
+    assert "pa55" not in shown.stdout and "ops:***@db.internal" in shown.stdout
+    assert "INTAKE_SMTP_PORT" in shown.stdout and "8025" in shown.stdout
+
+
+def test_each_command_s_help_lists_the_settings_it_reads(tmp_path: Path) -> None:
+    mail = intake("mail", "--help", cwd=tmp_path)
+    assert mail.returncode == 0 and "INTAKE_SMTP_PORT" in mail.stdout
+    assert "SLACK_BOT_TOKEN" not in mail.stdout  # the inbox does not read it
+    web = intake("web", "--help", cwd=tmp_path)
+    assert "SLACK_SIGNING_SECRET" in web.stdout and "INTAKE_HTTP_PORT" in web.stdout
+    everything = intake("--help", cwd=tmp_path)
+    assert "INTAKE_OUTBOX_GIVE_UP_AFTER" in everything.stdout

@@ -1,0 +1,72 @@
+"""The effective settings as an operator sees them: every name, its value, secrets masked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import AliasChoices
+
+from core.settings import Settings
+
+SECRETS = {"relay_password", "slack_bot_token", "slack_signing_secret", "slack_app_token"}
+
+# Which settings each command reads (its --help lists them).
+READS: dict[str, tuple[str, ...]] = {
+    "mail": ("database_url", "smtp_host", "smtp_port", "submit_address", "max_message_bytes",
+             "max_card_bytes", "log_level", "log_format", "lease_seconds"),
+    "web": ("database_url", "http_host", "http_port", "slack_bot_token", "slack_signing_secret",
+            "slack_app_token", "slack_api_url", "review_channel", "reviewers",
+            "max_card_bytes", "log_level", "log_format", "lease_seconds"),
+    "worker": ("database_url", "submit_address", "relay_host", "relay_port", "relay_username",
+               "relay_password", "relay_starttls", "slack_bot_token", "slack_signing_secret",
+               "slack_api_url", "review_channel", "review_emails", "log_level", "log_format",
+               "lease_seconds", "outbox_give_up_after"),
+    "chat": ("database_url", "max_card_bytes"),
+    "check-card": ("max_card_bytes",),
+    "db": ("database_url",),
+    "submissions": ("database_url",),
+    "events": ("database_url",),
+    "outbox": ("database_url", "outbox_give_up_after"),
+}
+
+
+@dataclass(frozen=True)
+class SettingLine:
+    name: str
+    value: str
+    default: bool
+
+
+def env_name(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    return alias.choices[0] if isinstance(alias, AliasChoices) else field.upper()
+
+
+def lines(settings: Settings | None, fields: tuple[str, ...] | None = None) -> list[SettingLine]:
+    """Each setting with its value (masked when secret); without settings, names only."""
+    wanted = fields or tuple(Settings.model_fields)
+    out = []
+    for field in wanted:
+        if settings is None:
+            out.append(SettingLine(env_name(field), "", False))
+            continue
+        value = getattr(settings, field)
+        if field in SECRETS and value:
+            shown = "********"
+        elif field == "database_url":
+            from sqlalchemy.engine import make_url
+
+            shown = make_url(value).render_as_string(hide_password=True)
+        elif isinstance(value, list):
+            shown = ",".join(value) or "(empty)"
+        else:
+            shown = "(unset)" if value is None else str(value)
+        out.append(SettingLine(env_name(field), shown,
+                               field not in settings.model_fields_set))
+    return out
+
+
+def all_fields_for(command: str) -> tuple[str, ...]:
+    if command == "serve":
+        return tuple(dict.fromkeys(f for c in ("mail", "web", "worker") for f in READS[c]))
+    return READS.get(command, ())
