@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
+_DURATION = re.compile(r"(\s*\d+(\.\d+)?\s*[dhms])+\s*")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 def _env(name: str) -> AliasChoices:
@@ -40,6 +47,8 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("INTAKE_REVIEW_EMAILS"))
     max_card_bytes: int = Field(1_048_576, validation_alias=_env("INTAKE_MAX_CARD_BYTES"))
     max_message_bytes: int = Field(26_214_400, validation_alias=_env("INTAKE_MAX_MESSAGE_BYTES"))
+    outbox_give_up_after: timedelta = Field(
+        timedelta(days=5), validation_alias=_env("INTAKE_OUTBOX_GIVE_UP_AFTER"))
 
     @field_validator("reviewers", "review_emails", mode="before")
     @classmethod
@@ -47,6 +56,19 @@ class Settings(BaseSettings):
         """Accept ``U1,U2`` or ``U1 U2`` as well as a JSON list."""
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("outbox_give_up_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """Accept seconds (``432000``) or ``5d``, ``12h``, ``30m``, ``1d12h``; else pydantic's."""
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if _NUMBER.fullmatch(text):
+                return timedelta(seconds=float(text))
+            if _DURATION.fullmatch(text):
+                return sum((timedelta(**{_UNITS[unit]: float(number)})
+                            for number, unit in _PART.findall(text)), timedelta())
         return value
 
     @property
