@@ -1,4 +1,7 @@
-"""The outbox delivers at least once, retries failures with backoff, and gives up visibly."""
+"""The outbox delivers at least once, retries failures with backoff, and gives up visibly.
+
+Faults (slow and hung relays, outages, several workers) are in ``test_outbox_faults.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from core.outbox import OutboundRecord, OutboxWorker, PermanentFailure, RetryLater, enqueue
+from core.outbox import (
+    OutboundRecord,
+    OutboxWorker,
+    PermanentFailure,
+    RetryLater,
+    backoff,
+    enqueue,
+    is_claimed,
+)
 from core.storage.database import Database
 from core.storage.models import OutboxMessage
 
@@ -60,9 +71,16 @@ async def test_failure_is_retried_after_backoff(db: Database) -> None:
     [row] = await _rows(db)
     assert row.status == "pending" and "relay down" in row.last_error
     assert await worker.run_once() == 0  # not due yet
-    clock.now += timedelta(seconds=3)
+    clock.now += timedelta(seconds=59)
+    assert await worker.run_once() == 0  # the first retry waits a minute
+    clock.now += timedelta(seconds=2)
     assert await worker.run_once() == 1
     assert calls == [1, 2]
+
+
+def test_the_retry_schedule_grows_from_a_minute_to_hours_like_an_mta() -> None:
+    minutes = [backoff(attempt) / timedelta(minutes=1) for attempt in range(1, 11)]
+    assert minutes == [1, 5, 15, 30, 60, 120, 240, 240, 240, 240]
 
 
 async def test_retry_later_waits_as_told(db: Database) -> None:
@@ -81,7 +99,8 @@ async def test_retry_later_waits_as_told(db: Database) -> None:
     assert await worker.run_once() == 1
 
 
-async def test_permanent_failure_and_exhausted_retries_are_dead(db: Database) -> None:
+async def test_a_permanent_failure_is_dead_at_once_a_failing_relay_is_not(
+        db: Database) -> None:
     await _queue(db, 2)
     clock = Clock()
 
@@ -90,11 +109,40 @@ async def test_permanent_failure_and_exhausted_retries_are_dead(db: Database) ->
             raise PermanentFailure("no such user")
         raise ConnectionError("down")
 
-    worker = OutboxWorker(db, {"test": refuse}, clock=clock, max_attempts=3)
-    for _ in range(4):
+    worker = OutboxWorker(db, {"test": refuse}, clock=clock)
+    for _ in range(12):  # what once made a message dead after 17 minutes
         await worker.run_once()
         clock.now += timedelta(minutes=20)
-    assert [row.status for row in await _rows(db)] == ["dead", "dead"]
+    dead, waiting = await _rows(db)
+    assert dead.status == "dead" and "no such user" in (dead.last_error or "")
+    assert waiting.status == "pending" and waiting.attempts < 12  # backed off, still queued
+
+
+async def test_max_attempts_still_caps_when_given(db: Database) -> None:
+    """Deprecated, but a caller that passes it still gets what it asked for."""
+    await _queue(db)
+    clock = Clock()
+
+    async def down(record: OutboundRecord) -> None:
+        raise ConnectionError("down")
+
+    worker = OutboxWorker(db, {"test": down}, clock=clock, max_attempts=3)
+    for _ in range(4):
+        await worker.run_once()
+        clock.now += timedelta(hours=5)
+    [row] = await _rows(db)
+    assert (row.status, row.attempts) == ("dead", 3)
+
+
+async def test_enqueue_takes_the_callers_clock(db: Database) -> None:
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    async with db.transaction() as session:
+        row = enqueue(session, "test", "ada", {}, now=when)
+        await session.flush()
+        assert not is_claimed(row)
+    [stored] = await _rows(db)
+    assert stored.created_at.replace(tzinfo=UTC) == when
+    assert stored.next_attempt_at.replace(tzinfo=UTC) == when
 
 
 async def test_a_crash_mid_delivery_redelivers_after_the_lease(db: Database) -> None:
