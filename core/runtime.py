@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
@@ -57,7 +58,10 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def worker(self) -> OutboxWorker:
-        return OutboxWorker(self.db, self.deliverers)
+        """The outbox worker, with the operator's lease and give-up time."""
+        return OutboxWorker(self.db, self.deliverers, clock=self.service.clock,
+                            lease=timedelta(seconds=self.settings.lease_seconds),
+                            give_up_after=self.settings.outbox_give_up_after)
 
 
 def _card_functions(settings: Settings) -> dict[str, Any]:
@@ -87,7 +91,8 @@ def build_runtime(settings: Settings, db: Database | None = None,
     service = IntakeService(db, **options)
     inbound = InboundLog(db, clock=service.clock)
     handlers: dict[str, ChannelHandler] = {"chat": ChatHandler()}
-    events = EventWorker(inbound, service, handlers)
+    events = EventWorker(inbound, service, handlers,
+                         lease=timedelta(seconds=settings.lease_seconds))
     return Runtime(settings=settings, db=db, service=service, renderer=Renderer(),
                    inbound=inbound, events=events, handlers=handlers)
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("INTAKE_REVIEW_EMAILS"))
     max_card_bytes: int = Field(1_048_576, validation_alias=_env("INTAKE_MAX_CARD_BYTES"))
     max_message_bytes: int = Field(26_214_400, validation_alias=_env("INTAKE_MAX_MESSAGE_BYTES"))
+    log_level: str = Field("INFO", validation_alias=_env("INTAKE_LOG_LEVEL"))
+    log_format: str = Field("text", pattern="^(text|json)$",
+                            validation_alias=_env("INTAKE_LOG_FORMAT"))
+    lease_seconds: float = Field(60.0, gt=0, validation_alias=_env("INTAKE_LEASE_SECONDS"))
     outbox_give_up_after: timedelta = Field(
         timedelta(days=5), validation_alias=_env("INTAKE_OUTBOX_GIVE_UP_AFTER"))
 
