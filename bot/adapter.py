@@ -22,17 +22,18 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import queries
 from bot.app import build_bolt_app
 from bot.blocks import reply_message
 from bot.delivery import SlackDeliverer, build_client
 from bot.files import Downloader
+from bot.handler import SlackHandler
 from bot.intake import SlackIntake
 from bot.metrics import Metrics
 from bot.modal import form_errors, form_view, read_form
 from bot.profiles import ProfileEmails
 from bot.review import ReviewThreads
 from bot.texts import Texts
+from core import repository
 from core.fields import FIELD_ORDER
 from core.render import render_reply
 from core.runtime import Runtime
@@ -40,7 +41,7 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 3.0
-STOP_GRACE = 10.0  # seconds to finish acknowledged events before shutting down
+STOP_GRACE = 10.0  # seconds to let events being processed finish before shutting down
 
 
 def slack_mode(settings: Settings) -> str | None:
@@ -70,11 +71,13 @@ class SlackParts:
         downloader = Downloader(self.session, settings.slack_bot_token,
                                 settings.max_card_bytes, {api_host}, file_info)
         profiles = ProfileEmails(self.client)
-        self.intake = SlackIntake(runtime, self.client, texts, downloader, profiles, metrics)
+        self.intake = SlackIntake(runtime, self.client, texts, profiles, metrics)
         self.review: ReviewThreads | None = None
         if settings.review_channel:
-            self.review = ReviewThreads(runtime, self.client, texts, profiles, metrics,
+            self.review = ReviewThreads(runtime, self.client, texts, metrics,
                                         settings.review_channel)
+        self.handler = SlackHandler(texts, downloader, profiles, metrics,
+                                    settings.max_card_bytes, self.review)
         self.app: AsyncApp = build_bolt_app(self.intake, self.client,
                                             settings.slack_signing_secret, self.review)
         self.deliverer = SlackDeliverer(self.client, texts, runtime.db, metrics)
@@ -118,14 +121,16 @@ class WebAdapter:
         return True  # /healthz answers even without Slack
 
     def register(self, runtime: Runtime) -> None:
-        """Slack's outbox deliverers (``slack``; ``review`` with ``INTAKE_REVIEW_CHANNEL``),
-        also wanted by a worker-only process (``intake worker``)."""
+        """Slack's inbound handler (``runtime.handlers["slack"]``) and outbox deliverers
+        (``slack``; ``review`` with ``INTAKE_REVIEW_CHANNEL``), also wanted by a
+        worker-only process (``intake worker``)."""
         self.runtime = runtime
         self.mode = slack_mode(runtime.settings)
         if self.mode is not None and self.slack is None:
             self.slack = SlackParts(runtime, self.metrics)
             self.slack.warm_up()
             runtime.deliverers["slack"] = self.slack.deliverer
+            runtime.handlers["slack"] = self.slack.handler
             if self.slack.review is not None:  # the review threads live in Slack
                 runtime.deliverers["review"] = self.slack.review
             runtime.extras["slack_app"] = self.slack.app  # for the reviewer-thread listeners
@@ -158,13 +163,18 @@ class WebAdapter:
             await self._runner.cleanup()  # no new requests from here on
             self._runner = None
         if self.slack is not None:
-            # Listener tasks created by the last acknowledgements enter ``inflight`` on
-            # their first step: one turn of the loop lets them, then they are counted.
-            await asyncio.sleep(0)
-            if not await self.slack.intake.inflight.wait(STOP_GRACE):
-                log.warning("stopping with %d Slack events still being processed",
-                            self.slack.intake.inflight.count)
+            # Everything acknowledged is in the log, so nothing is lost by stopping; the
+            # events being processed are let finish (for a while) before the client goes.
+            if self.runtime is not None:
+                try:
+                    await self.runtime.events.wait_idle(STOP_GRACE)
+                except TimeoutError:
+                    log.warning("stopping with Slack events still being processed; "
+                                "the next start does them")
             await self.slack.close()
+            if self.runtime is not None and \
+                    self.runtime.handlers.get("slack") is self.slack.handler:
+                del self.runtime.handlers["slack"]
             if self.runtime is not None and \
                     self.runtime.deliverers.get("slack") is self.slack.deliverer:
                 del self.runtime.deliverers["slack"]
@@ -191,12 +201,16 @@ class WebAdapter:
                           "slack": self.mode or "off"}, 503)
         return _json({"status": "ok", "database": "ok", "slack": self.mode or "off"}, 200)
 
+    async def _outbox_counts(self) -> dict[str, int]:
+        assert self.runtime is not None
+        async with self.runtime.db.transaction() as session:
+            return await repository.slack_outbox_counts(session)
+
     async def metrics_page(self, request: web.Request) -> web.Response:
         assert self.runtime is not None
         gauges: dict[tuple[str, str, str], int] = {}
         with contextlib.suppress(Exception):
-            counts = await asyncio.wait_for(queries.outbox_counts(self.runtime.db),
-                                            HEALTH_TIMEOUT)
+            counts = await asyncio.wait_for(self._outbox_counts(), HEALTH_TIMEOUT)
             gauges = {("intake_slack_outbox_messages", "status", status): count
                       for status, count in counts.items()}
         return web.Response(text=self.metrics.render(gauges),

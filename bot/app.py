@@ -1,9 +1,10 @@
-"""The Bolt app: listeners that acknowledge at once and hand the work to ``SlackIntake``.
+"""The Bolt app: listeners that store what Slack sent, then let Bolt answer.
 
 Bolt verifies every request's signature and timestamp, answers ``url_verification``
-and drops the bot's own events. With ``process_before_response=False`` the
-acknowledgement goes out as soon as ``ack()`` runs (Events API: before the listener
-starts) and the listener carries on afterwards.
+and drops the bot's own events. With ``process_before_response=True`` the HTTP
+response waits for the listener, so each listener appends the body to the inbound
+log first and Slack's 200 means "stored"; a failed append raises and Bolt answers
+500, so Slack retries. The work is done by the event worker (``bot.handler``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import queries
 from bot.blocks import (
     BUTTON_ACTION,
     MULTI_ACTION,
@@ -26,6 +24,7 @@ from bot.blocks import (
     OPEN_FORM_ACTION,
     SELECT_ACTION,
 )
+from bot.handler import FORM_OPENED, MODAL_OPENED, addressed_to_contributor, is_contributor_dm
 from bot.intake import SlackIntake
 from bot.modal import FORM_CALLBACK, thanks_view
 from bot.review import REVIEW_ACTIONS, REVIEW_MODAL, ReviewThreads
@@ -35,27 +34,7 @@ COMMAND = "/contribute"
 SHORTCUT = "otdi_contribute"
 CHOICE_ACTIONS = re.compile(
     rf"^(?:{BUTTON_ACTION}_\d+|{SELECT_ACTION}|{MULTI_DONE_ACTION})$")
-
-
-def skip_seen_retries(intake: SlackIntake) -> Callable[..., Awaitable[BoltResponse | None]]:
-    """A Slack retry (``X-Slack-Retry-Num``) of an event already processed: 200, nothing else.
-
-    Only retries pay for the database look-up; first deliveries go straight on. The
-    unique ``(source, external_id)`` row is what makes processing exactly-once; this
-    only saves the work (a download, a profile look-up) before reaching it.
-    """
-
-    async def middleware(req: AsyncBoltRequest, resp: BoltResponse,
-                         next_: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:
-        retry = req.headers.get("x-slack-retry-num")
-        body = req.body if isinstance(req.body, dict) else {}
-        event_id = body.get("event_id")
-        if retry and event_id and await queries.seen(intake.db, event_id):
-            intake.metrics.inc("intake_slack_duplicates_total")
-            return BoltResponse(status=200, body="")
-        return await next_()
-
-    return middleware
+Ack = Callable[..., Awaitable[None]]
 
 
 def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
@@ -66,82 +45,82 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
     decision modal and the replies in the review threads.
     """
     app = AsyncApp(client=client, signing_secret=signing_secret, name="otdi-intake",
-                   process_before_response=False,
+                   process_before_response=True,
                    request_verification_enabled=signing_secret is not None)
-    app.middleware(skip_seen_retries(intake))
 
     @app.event("message")
     async def message(event: dict[str, Any], body: dict[str, Any]) -> None:
-        event_id = body.get("event_id") or _fallback_id(event)
-        async with intake.inflight():
-            if review is not None and review.is_thread_reply(event):
-                await review.on_thread_reply(event, event_id)
-                return
-            await intake.on_message(event, event_id)
+        if review is not None and review.is_thread_reply(event):
+            if not addressed_to_contributor(event.get("text") or ""):
+                intake.metrics.inc("intake_slack_events_total", "kind", "review_chatter")
+                return  # reviewers talking among themselves
+            await intake.log(body)
+            return
+        if is_contributor_dm(event):
+            await intake.log(body)
 
     @app.event("app_mention")
     async def mention(event: dict[str, Any], body: dict[str, Any]) -> None:
         if review is not None and event.get("channel") == review.channel:
             return  # a reviewer addressing the bot in a thread is not a contributor
-        async with intake.inflight():
-            await intake.on_mention(event, body.get("event_id") or _fallback_id(event))
+        channel = event.get("channel") or ""
+        if event.get("user") and not event.get("bot_id") and \
+                event.get("channel_type") != "im" and not channel.startswith("D"):
+            await intake.log(body)
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
-        async with intake.inflight():
-            await intake.on_home_opened(event, body.get("event_id") or _fallback_id(event))
+        if event.get("user"):
+            await intake.log(body)
 
     @app.action(CHOICE_ACTIONS)
-    async def choice(ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+    async def choice(ack: Ack, body: dict[str, Any]) -> None:
+        await intake.log(body)
         await ack()
-        async with intake.inflight():
-            await intake.on_choice(body)
 
     @app.action(MULTI_ACTION)
-    async def toggled(ack: Callable[..., Awaitable[None]]) -> None:
+    async def toggled(ack: Ack) -> None:
         await ack()  # a tick in a checkbox; the Continue button sends the choice
 
     @app.action(OPEN_FORM_ACTION)
-    async def open_from_home(ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+    async def open_from_home(ack: Ack, body: dict[str, Any]) -> None:
+        opened = await intake.open_form(body["trigger_id"], body["user"]["id"])
+        await intake.log(body, **{FORM_OPENED: opened})
         await ack()
-        await intake.open_form(body["trigger_id"], body["user"]["id"])
 
     @app.command(COMMAND)
-    async def command(ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+    async def command(ack: Ack, body: dict[str, Any]) -> None:
+        opened = await intake.open_form(body["trigger_id"], body["user_id"])
+        await intake.log(body, **{FORM_OPENED: opened})
         await ack()
-        await intake.open_form(body["trigger_id"], body["user_id"])
 
     @app.shortcut(SHORTCUT)
-    async def shortcut(ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+    async def shortcut(ack: Ack, body: dict[str, Any]) -> None:
+        opened = await intake.open_form(body["trigger_id"], body["user"]["id"])
+        await intake.log(body, **{FORM_OPENED: opened})
         await ack()
-        await intake.open_form(body["trigger_id"], body["user"]["id"])
 
     @app.view(FORM_CALLBACK)
-    async def form(ack: Callable[..., Awaitable[None]], body: dict[str, Any],
-                   view: dict[str, Any]) -> None:
-        answers, errors = intake.check_form(view)
+    async def form(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        errors = intake.check_form(view)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
+        await intake.log(body)
         await ack(response_action="update", view=thanks_view(intake.texts))
-        async with intake.inflight():
-            await intake.on_form(answers, view.get("id", ""), body["user"]["id"])
 
     if review is not None:
 
         @app.action(REVIEW_ACTIONS)
-        async def review_click(ack: Callable[..., Awaitable[None]],
-                               body: dict[str, Any]) -> None:
+        async def review_click(ack: Ack, body: dict[str, Any]) -> None:
+            opened = await review.open_modal(body)  # its trigger expires in seconds
+            await intake.log(body, **{MODAL_OPENED: opened})
             await ack()
-            async with intake.inflight():
-                await review.on_action(body)
 
         @app.view(REVIEW_MODAL)
-        async def review_modal(ack: Callable[..., Awaitable[None]], body: dict[str, Any],
-                               view: dict[str, Any]) -> None:
+        async def review_modal(ack: Ack, body: dict[str, Any]) -> None:
+            await intake.log(body)
             await ack()
-            async with intake.inflight():
-                await review.on_view(body, view)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -149,8 +128,3 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
         log.exception("slack listener failed (%s)", body.get("type"), exc_info=error)
 
     return app
-
-
-def _fallback_id(event: dict[str, Any]) -> str:
-    """Events without an envelope id (Socket Mode tests): channel and timestamp name them."""
-    return f"{event.get('channel', '')}:{event.get('event_ts') or event.get('ts', '')}"

@@ -6,19 +6,35 @@ status of that moment.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from bot import queries
 from bot.blocks import OPEN_FORM_ACTION, plain, sections
 from bot.texts import Texts
-from core.service import ConversationKey
+from core import repository
+from core.conversation import ConversationState
+from core.fields import FIELD_ORDER
 from core.storage.database import Database
 
 
+@dataclass(frozen=True)
+class Draft:
+    answered: int
+    total: int
+
+
+def draft_of(state: ConversationState | None) -> Draft | None:
+    """How far a draft in progress is, for the home tab."""
+    if state is None or state.phase not in ("collecting", "confirming"):
+        return None
+    answered = sum(1 for field in FIELD_ORDER if field in state.answers)
+    return Draft(answered, len(FIELD_ORDER))
+
+
 async def home_view(db: Database, texts: Texts, user_id: str) -> dict[str, Any]:
-    key = ConversationKey(queries.CHANNEL, user_id)
-    submissions = await queries.submissions_of(db, key)
-    draft = queries.draft_of(await queries.conversation_state(db, key))
+    async with db.transaction() as session:
+        submissions = await repository.slack_submissions_of(session, user_id)
+        draft = draft_of(await repository.slack_conversation_state(session, user_id))
     body = texts.render("home", submissions=submissions, draft=draft)
     return {"type": "home", "blocks": [
         {"type": "header", "text": plain(texts.label("home_title"), limit=150)},

@@ -1,9 +1,8 @@
 """The contribution form as a modal: the view, reading a submission, inline errors.
 
-The form feeds the same conversation as the DM: one ``text`` event with ``key: value``
-lines and the card, then the answers to what the conversation asks back (the domain
-suggestion, the confirmation). Fields are checked with the core's own parsers
-before the modal closes, so a mistake is shown under the field it concerns.
+Only the Block Kit side lives here: the form's answers are read into the core's
+``form`` inbound (``field -> text``), and what makes them usable is the core's
+``form_problems``; this module places each problem under its block in Slack's words.
 """
 
 from __future__ import annotations
@@ -15,14 +14,13 @@ from typing import Any
 from bot.blocks import option, plain, sections
 from bot.texts import Texts
 from core.conversation import ConversationState
-from core.conversation.interpret import field_pairs
-from core.fields import FieldError, choices_for, parse_field
+from core.conversation.form import FormCard, form_problems
+from core.fields import choices_for
 from core.spec import terms
 
 FORM_CALLBACK = "otdi_contribute_form"
 VALUE = "value"
 OTHER = "other"
-TEXT_FIELDS = ("name", "location", "hosting", "modalities", "domain", "email", "consent")
 ERROR_LIMIT = 300
 
 
@@ -112,32 +110,13 @@ def thanks_view(texts: Texts) -> dict[str, Any]:
 
 @dataclass
 class FormAnswers:
-    """A submitted form: the answers as the conversation's ``key: value`` text, and the card."""
+    """A submitted form: the answers by field (``domain_other``: their own domain), the card."""
 
     values: dict[str, str] = field(default_factory=dict)
     card: dict[str, Any] | None = None
     own_domain: bool = False
     unused_suggestion: bool = False
     card_optional: bool = False
-
-    def split(self) -> tuple[str, list[tuple[str, str]]]:
-        """The ``key: value`` lines, and the answers that would not read back as typed.
-
-        A name like ``Sea, url: x`` would be taken for two fields in a line; those
-        answers are given to the conversation one by one instead.
-        """
-        lines: list[str] = []
-        alone: list[tuple[str, str]] = []
-        for key in TEXT_FIELDS:
-            value = self.values.get(key)
-            if value is None:
-                continue
-            line = f"{key}: {value}"
-            if "\n" in value or field_pairs(value) or field_pairs(line) != [(key, value)]:
-                alone.append((key, value))
-            else:
-                lines.append(line)
-        return "\n".join(lines), alone
 
 
 def _state_value(values: dict[str, Any], block_id: str) -> dict[str, Any]:
@@ -161,7 +140,7 @@ def read_form(view: dict[str, Any]) -> FormAnswers:
     suggestion = " ".join(str(_state_value(values, "domain_other").get("value") or "").split())
     if domain == OTHER:
         answers.own_domain = True
-        answers.values["domain"] = suggestion
+        answers.values["domain_other"] = suggestion
     elif domain:
         answers.values["domain"] = domain
     consent = _state_value(values, "consent").get("selected_options") or []
@@ -178,30 +157,18 @@ def read_form(view: dict[str, Any]) -> FormAnswers:
 
 
 def form_errors(answers: FormAnswers, texts: Texts, max_card_bytes: int) -> dict[str, str]:
-    """Errors by block id, for ``response_action: errors``; empty when the form is usable."""
+    """The core's problems by block id, for ``response_action: errors``; empty when usable."""
+    card = answers.card
+    size = card.get("size") if card is not None else None
+    problems = form_problems(
+        answers.values, FormCard(card is not None, size if isinstance(size, int) else None,
+                                 answers.card_optional),
+        own_domain=answers.own_domain, unused_suggestion=answers.unused_suggestion,
+        max_card_bytes=max_card_bytes)
     errors: dict[str, str] = {}
-    for key in ("name", "location", "hosting", "modalities", "email"):
-        try:
-            parse_field(key, answers.values.get(key, ""))
-        except FieldError as error:
-            errors[key] = texts.plain("field_error", **error.render_context())
-    if answers.own_domain:
-        if not answers.values.get("domain"):
-            errors["domain_other"] = texts.render("form_error", code="suggestion_required")
+    for block_id, problem in problems.items():
+        if problem.template == "field_error":
+            errors[block_id] = texts.plain("field_error", **problem.context)
         else:
-            try:
-                parse_field("domain", answers.values["domain"])
-            except FieldError as error:
-                errors["domain_other"] = texts.plain("field_error", **error.render_context())
-    elif "domain" not in answers.values:
-        errors["domain"] = texts.plain("field_error", field="domain", code="domain_empty")
-    elif answers.unused_suggestion:
-        errors["domain_other"] = texts.render("form_error", code="suggestion_unused")
-    if answers.values.get("consent") != "yes":
-        errors["consent"] = texts.render("form_error", code="consent_required")
-    if answers.card is None and not answers.card_optional:
-        errors["card"] = texts.render("form_error", code="card_missing")
-    elif answers.card is not None and isinstance(answers.card.get("size"), int) \
-            and answers.card["size"] > max_card_bytes:
-        errors["card"] = texts.render("form_error", code="card_too_large", limit=max_card_bytes)
+            errors[block_id] = texts.render("form_error", code=problem.code, **problem.context)
     return {key: text[:ERROR_LIMIT] for key, text in errors.items()}

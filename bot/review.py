@@ -4,8 +4,9 @@ The outbox channel ``review`` is delivered here: ``review.open`` posts the paren
 message (summary and decision buttons) and, in its thread, the card as a file and its
 check; ``review.relay`` brings the contributor's words and new cards to the thread;
 ``review.status`` updates the parent and notes the decision in the thread. Decisions
-(buttons, the decision modal, ``to contributor:`` thread replies) go to
-``ReviewDesk.decide``, which checks who may decide and guarantees one decision.
+(buttons, the decision modal, ``to contributor:`` thread replies) are logged and read
+by ``bot.handler``, which hands the desk the facts (who, listed or in the channel);
+the core decides who may decide and guarantees one decision.
 
 Slack has no idempotency key for ``chat.postMessage``, so a delivery that is retried
 after a partial success must know what it already did: every step's completion is
@@ -15,6 +16,7 @@ it, and a retry skips the steps done.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -25,15 +27,13 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import queries
 from bot.blocks import TEXT_LIMIT, plain, sections
 from bot.delivery import classify
 from bot.metrics import Metrics
-from bot.profiles import ProfileEmails
-from bot.text import plain_text
 from bot.texts import Texts
+from core import repository
 from core.outbox import OutboundRecord, PermanentFailure, RetryLater
-from core.review import CONTRIBUTOR_PREFIX, FINAL, Decision, ReviewDesk, Reviewer
+from core.review import FINAL, Decision, ReviewDesk, Reviewer, ReviewerFacts, may_decide
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ TEXT_BLOCK = "text"
 TEXT_ACTION = "value"
 THREAD_NOT_OPEN_RETRY = 10.0  # seconds: a relay or status waits for its thread
 MEMBERS_TTL = 60.0
-PROFILE_TIMEOUT = 1.0  # a click's modal must open within Slack's 3 s
+MEMBERS_TIMEOUT = 2.0  # a click's modal must open within Slack's 3 s
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 FINAL_STATUSES = {str(status) for status in FINAL}
 
@@ -57,19 +57,19 @@ def _is_final(status: str) -> bool:
 
 
 class ReviewThreads:
-    """The ``review`` outbox deliverer and the reviewers' clicks, modals and replies."""
+    """The ``review`` outbox deliverer; the facts and the modal for reviewers' clicks."""
 
     def __init__(self, runtime: Runtime, client: AsyncWebClient, texts: Texts,
-                 profiles: ProfileEmails, metrics: Metrics, channel: str,
+                 metrics: Metrics, channel: str,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.runtime = runtime
         self.client = client
         self.texts = texts
-        self.profiles = profiles
         self.metrics = metrics
         self.channel = channel
         self.reviewers = set(runtime.settings.reviewers)
-        self.desk = ReviewDesk(runtime.db)
+        self.desk = ReviewDesk(runtime.db, clock=runtime.service.clock)
+        self.modal_callback = REVIEW_MODAL
         self.clock = clock
         self._members: tuple[float, frozenset[str]] | None = None
 
@@ -171,10 +171,12 @@ class ReviewThreads:
             "report": payload.get("report"), "sender": payload.get("from") or "",
             "from_channel": payload.get("from_channel") or ""})
         await self._once(reference, thread, f"{outbox_id}.text", lambda: self._post(thread, text))
-        card = await queries.card_version(self.runtime.db, payload.get("card_version_id"))
+        async with self.runtime.db.transaction() as session:
+            card = await repository.slack_card_version(session, payload.get("card_version_id"))
         if card is not None:
+            filename, content = card
             await self._once(reference, thread, f"{outbox_id}.card", lambda: self._upload(
-                thread, card.filename, card.content))
+                thread, filename, content))
 
     async def status(self, outbox_id: int, payload: dict[str, Any]) -> None:
         """The parent shows the status now (no buttons once final); a note in the thread."""
@@ -202,21 +204,22 @@ class ReviewThreads:
                                           content=bytes(content), filename=filename,
                                           title=filename)
 
-    # -- who may decide ---------------------------------------------------------------------
+    # -- who may decide: the facts; the core judges ----------------------------------------
 
-    async def is_reviewer(self, user: str) -> bool:
-        """``INTAKE_REVIEWERS`` when set, else the review channel's members (cached a minute)."""
+    async def facts(self, user: str) -> ReviewerFacts:
+        """``INTAKE_REVIEWERS``, and (when no list is set) membership of the review channel
+        (cached a minute; a failed look-up is reported as unknown, not cached)."""
         if self.reviewers:
-            return user in self.reviewers
+            return ReviewerFacts(listed=frozenset(self.reviewers))
         now = self.clock()
         if self._members is None or self._members[0] <= now:
             try:
-                members = await self._channel_members()
-            except SlackApiError as error:
-                log.warning("conversations.members failed: %s", error.response.get("error"))
-                return False  # refuse rather than guess; not cached
+                members = await asyncio.wait_for(self._channel_members(), MEMBERS_TIMEOUT)
+            except (SlackApiError, TimeoutError) as error:
+                log.warning("conversations.members failed: %r", error)
+                return ReviewerFacts(in_review_channel=None)
             self._members = (now + MEMBERS_TTL, members)
-        return user in self._members[1]
+        return ReviewerFacts(in_review_channel=user in self._members[1])
 
     async def _channel_members(self) -> frozenset[str]:
         members: set[str] = set()
@@ -229,62 +232,30 @@ class ReviewThreads:
             if not cursor:
                 return frozenset(members)
 
-    async def decide(self, reference: str, user: str, name: str | None, decision: Decision,
-                     text: str, *, channel: str, key: str) -> bool:
-        """One decision through the desk; a refusal is explained to the user alone."""
-        email = await self.profiles.email(user, timeout=PROFILE_TIMEOUT)
-        reviewer = Reviewer(user, queries.CHANNEL, name=name, email=email)
-        result = await self.desk.decide(reference, reviewer, decision, text,
-                                        is_reviewer=await self.is_reviewer(user))
-        if result.applied:
-            self.metrics.inc("intake_slack_review_decisions_total", "decision", str(decision))
-            self._wake()
-            return True
-        await self.refuse(key, user, channel, result.refused or "review_refused_unknown",
-                          reference=reference, status=result.status,
-                          decided_by=result.decided_by)
-        return False
+    @staticmethod
+    def decision_of(action_id: str) -> Decision | None:
+        return ACTIONS.get(action_id)
 
-    async def refuse(self, key: str, user: str, channel: str, template: str,
-                     **context: Any) -> None:
-        """An ephemeral note (``review_refused_*``), queued once per click."""
-        self.metrics.inc("intake_slack_review_refused_total", "reason", template)
-        context = {"reference": "", "status": "", "decided_by": None, **context}
-        payload = {"kind": "ephemeral", "channel": channel,
-                   "parts": [{"template": template, "context": context}]}
-        if await queries.enqueue_once(self.runtime.db, f"review-refused:{key}", user,
-                                      [payload]):
-            self._wake()
+    # -- the modal: opened by the listener (the trigger expires in ~3 s) -------------------
 
-    def _wake(self) -> None:
-        if self.runtime.service.on_enqueued:
-            self.runtime.service.on_enqueued()
-
-    # -- clicks, the modal, thread replies -------------------------------------------------
-
-    async def on_action(self, body: dict[str, Any]) -> None:
-        """Approve decides at once; the others open the modal for their text."""
+    async def open_modal(self, body: dict[str, Any]) -> bool:
+        """For a decision that needs a text, the modal, if the core says they may decide."""
         action = (body.get("actions") or [{}])[0]
         decision = ACTIONS.get(action.get("action_id", ""))
-        reference = action.get("value") or ""
         user = (body.get("user") or {}).get("id")
+        reference = action.get("value") or ""
+        if decision is None or decision == Decision.APPROVE or not user or not reference:
+            return False
+        if not may_decide(Reviewer(user, "slack"), await self.facts(user)):
+            return False
         channel = (body.get("channel") or {}).get("id") or self.channel
-        if decision is None or not user or not reference:
-            return
-        key = body.get("trigger_id") or f"{user}:{action.get('action_ts')}"
-        if decision == Decision.APPROVE:
-            await self.decide(reference, user, _name(body), decision, "", channel=channel,
-                              key=key)
-            return
-        if not await self.is_reviewer(user):
-            await self.refuse(key, user, channel, "review_refused_not_reviewer",
-                              reference=reference)
-            return
         try:
             await self.client.views_open(trigger_id=body["trigger_id"],
                                          view=self.modal(reference, decision, channel))
         except SlackApiError as error:
             log.warning("views.open for a review failed: %s", error.response.get("error"))
+            return False
+        return True
 
     def modal(self, reference: str, decision: Decision, channel: str) -> dict[str, Any]:
         """The decision modal: one text, sent to the contributor."""
@@ -301,21 +272,10 @@ class ReviewThreads:
                             "element": {"type": "plain_text_input", "action_id": TEXT_ACTION,
                                         "multiline": True, "max_length": 3000}}]}
 
-    async def on_view(self, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """The modal's text: the decision it was opened for."""
-        try:
-            metadata = json.loads(view.get("private_metadata") or "{}")
-            decision = Decision(metadata["decision"])
-        except (ValueError, KeyError, TypeError):
-            return
+    @staticmethod
+    def modal_text(view: dict[str, Any]) -> str:
         values = (view.get("state") or {}).get("values") or {}
-        text = str(((values.get(TEXT_BLOCK) or {}).get(TEXT_ACTION) or {}).get("value") or "")
-        user = (body.get("user") or {}).get("id")
-        if not user:
-            return
-        await self.decide(metadata.get("reference", ""), user, _name(body), decision, text,
-                          channel=metadata.get("channel") or self.channel,
-                          key=f"view:{view.get('id', '')}")
+        return str(((values.get(TEXT_BLOCK) or {}).get(TEXT_ACTION) or {}).get("value") or "")
 
     def is_thread_reply(self, event: dict[str, Any]) -> bool:
         """A person's reply in a thread of the review channel (not the bot, not an edit)."""
@@ -323,25 +283,3 @@ class ReviewThreads:
         return (event.get("channel") == self.channel and bool(thread_ts)
                 and thread_ts != event.get("ts") and bool(event.get("user"))
                 and not event.get("bot_id") and event.get("subtype") is None)
-
-    async def on_thread_reply(self, event: dict[str, Any], event_id: str) -> None:
-        """``to contributor: ...`` asks the contributor; other replies stay among reviewers."""
-        text = plain_text(event.get("text")).strip()
-        if not text.lower().startswith(CONTRIBUTOR_PREFIX):
-            self.metrics.inc("intake_slack_events_total", "kind", "review_chatter")
-            return
-        reference = await self.desk.submission_for_thread(event["thread_ts"])
-        if reference is None:
-            return
-        # Recorded first: a retried event must not ask the contributor twice.
-        if not await queries.enqueue_once(self.runtime.db, event_id, event["user"], []):
-            self.metrics.inc("intake_slack_duplicates_total")
-            return
-        await self.decide(reference, event["user"], None, Decision.ASK,
-                          text[len(CONTRIBUTOR_PREFIX):].strip(), channel=self.channel,
-                          key=event_id)
-
-
-def _name(body: dict[str, Any]) -> str | None:
-    user = body.get("user") or {}
-    return user.get("name") or user.get("username") or None

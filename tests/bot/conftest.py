@@ -14,15 +14,14 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot import queries
 from bot.adapter import WebAdapter
+from core import repository
 from core.conversation import ConversationState
 from core.outbox import OutboxWorker
 from core.runtime import Runtime, build_runtime
-from core.service import ConversationKey
 from core.settings import Settings
 from core.storage.database import Database
-from core.storage.models import InboundEvent, OutboxMessage, Submission
+from core.storage.models import LoggedEvent, OutboxMessage, Submission
 from tests.fake_slack import FakeSlack, SlackSender
 from tests.fake_slack.server import Posted
 
@@ -109,8 +108,12 @@ class SlackHarness:
             return list((await session.scalars(select(Submission).order_by(Submission.id))).all())
 
     async def inbound_ids(self) -> list[str]:
+        """Slack's ids of what was logged (``event_id``, click, view, trigger), in order."""
         async with self.db.transaction() as session:
-            return list((await session.scalars(select(InboundEvent.external_id))).all())
+            keys = (await session.scalars(select(LoggedEvent.idempotency_key)
+                                          .where(LoggedEvent.channel == "slack")
+                                          .order_by(LoggedEvent.id))).all()
+        return [key.removeprefix("event:") for key in keys]
 
     async def outbox(self) -> list[OutboxMessage]:
         async with self.db.transaction() as session:
@@ -119,13 +122,21 @@ class SlackHarness:
                 .order_by(OutboxMessage.id))).all())
 
     async def state(self, user: str) -> ConversationState:
-        found = await queries.conversation_state(self.db, ConversationKey("slack", user))
+        async with self.db.transaction() as session:
+            found = await repository.slack_conversation_state(session, user)
         assert found is not None
         return found
 
     async def all_delivered(self) -> bool:
         """Every Slack message in the outbox was sent (none pending, retried or dead)."""
         return all(m.status == "sent" for m in await self.outbox())
+
+    async def review_delivered(self) -> bool:
+        """Every message for the review threads was posted (their own outbox channel)."""
+        async with self.db.transaction() as session:
+            statuses = (await session.scalars(select(OutboxMessage.status).where(
+                OutboxMessage.channel == "review"))).all()
+        return all(status == "sent" for status in statuses)
 
     def metric(self, name: str, label: str = "", value: str = "") -> int:
         return self.adapter.metrics.get(name, label, value)
@@ -153,22 +164,26 @@ async def fake() -> AsyncIterator[FakeSlack]:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, db: Database, fake: FakeSlack
                   ) -> AsyncIterator[SlackHarness]:
-    """Start the adapter and an outbox worker woken by every enqueue."""
+    """Start the adapter, the event worker and an outbox worker woken by every enqueue,
+    as ``intake serve`` does: logged events are processed as they are handed over."""
     runtime = build_runtime(settings, db)
     adapter = WebAdapter()
     await adapter.start(runtime)
     worker = OutboxWorker(db, runtime.deliverers)
     runtime.service.on_enqueued = worker.wakeup.set
     task = asyncio.create_task(worker.run_forever(poll_seconds=0.05))
+    events = asyncio.create_task(runtime.events.run_forever())
     async with aiohttp.ClientSession() as session:
         sender = SlackSender(f"http://127.0.0.1:{adapter.port}/slack/events", SECRET, session)
         try:
             yield SlackHarness(fake, sender, adapter, runtime, worker)
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             await adapter.stop()
+            for running_task in (events, task):
+                running_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running_task
+            await runtime.events.stop()
 
 
 @pytest.fixture

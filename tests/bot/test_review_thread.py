@@ -189,8 +189,11 @@ async def test_changes_requested_and_a_corrected_card(review: SlackHarness) -> N
     relayed = await in_thread(review, parent, "new version of the dataset card")
     assert "README.md" in relayed.all_text and "resubmitted" in relayed.all_text
     assert "licen" in relayed.all_text.lower()  # the new card's check report
-    shared = await fake.wait_for(lambda: [m for m in fake.thread(REVIEW, parent.ts)
-                                          if m.files])
+    def files_shared() -> list[Posted]:
+        return [m for m in fake.thread(REVIEW, parent.ts) if m.files]
+
+    # The relay's text goes first, its card after: wait for the second file.
+    shared = await fake.wait_for(lambda: len(files_shared()) >= 2 and files_shared())
     assert [fake.files[m.files[0]].data for m in shared] == [CARD, FIXED_CARD]
     assert await status(review) == "resubmitted"
 
@@ -260,6 +263,7 @@ async def test_two_approvals_at_once_give_one_decision(review: SlackHarness) -> 
     assert await eventually(review.all_delivered)
     assert (await actions(review.db)).count("review.approve") == 1
     assert sum("is approved" in m.all_text for m in fake.dms(ADA)) == 1
+    assert await eventually(review.review_delivered)
     notes = [m for m in fake.thread(REVIEW, parent.ts) if "approved OTDI-0001" in m.all_text]
     assert len(notes) == 1
 

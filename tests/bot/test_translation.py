@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given
@@ -15,6 +16,8 @@ from bot.delivery import classify, retry_after
 from bot.modal import FormAnswers
 from bot.text import plain_text, without_mention
 from bot.texts import Texts
+from core.cards import check_card
+from core.conversation import ConversationState, Inbound, StepContext, Submit, step
 from core.outbox import PermanentFailure, RetryLater
 from core.render import Renderer, render_reply, slack_escape
 from tests.fake_slack.server import check_blocks
@@ -96,16 +99,21 @@ def test_a_long_reply_is_split_into_sections_and_answered_in_place() -> None:
     assert "actions" not in [b["type"] for b in answered]
 
 
-def test_form_answers_that_would_be_misread_go_alone() -> None:
+def test_form_answers_are_taken_field_by_field() -> None:
+    """A name that looks like several ``key: value`` pairs stays a name: the form is one
+    ``form`` turn whose answers are set field by field, never re-read as typed text."""
     answers = FormAnswers(values={"name": "Sea, url: https://evil.example",
                                   "location": "https://example.org/a?x=1,2",
                                   "modalities": "Text Only, Other (e.g., science data)",
                                   "consent": "yes"})
-    text, alone = answers.split()
-    assert alone == [("name", "Sea, url: https://evil.example")]
-    assert text.splitlines() == ["location: https://example.org/a?x=1,2",
-                                 "modalities: Text Only, Other (e.g., science data)",
-                                 "consent: yes"]
+    ctx = StepContext(now=datetime(2026, 1, 1, tzinfo=UTC), check_card=check_card)
+    result = step(ConversationState(), Inbound("form", form=answers.values), ctx)
+    assert result.state.answers["name"] == "Sea, url: https://evil.example"
+    assert result.state.answers["location"] == "https://example.org/a?x=1,2"
+    assert result.state.answers["modalities"] == ["Text Only", "Other (e.g., science data)"]
+    assert result.state.answers["consent"]["agreed"] is True
+    assert [p.template for p in result.reply.parts][-1] == "ask"  # one reply, then what is missing
+    assert not any(isinstance(e, Submit) for e in result.effects)
 
 
 def api_error(status: int, data: dict[str, Any], headers: dict[str, str] | None = None

@@ -21,6 +21,11 @@ from tests.fake_slack.server import Posted
 _counter = itertools.count(1)
 
 
+def action_ts() -> str:
+    """A click's own timestamp, distinct for every click as Slack's is."""
+    return f"{int(time.time())}.{next(_counter):06d}"
+
+
 @dataclass
 class Answer:
     status: int
@@ -105,7 +110,7 @@ class SlackSender:
         return await self.interactive({
             "type": "shortcut", "callback_id": callback_id, "user": {"id": user},
             "team": {"id": self.team_id}, "api_app_id": self.api_app_id,
-            "trigger_id": trigger_id or f"trigger-{next(_counter)}", "action_ts": "1"})
+            "trigger_id": trigger_id or f"trigger-{next(_counter)}", "action_ts": action_ts()})
 
     def block_actions(self, message: Posted, user: str, *, value: str | None = None,
                       option: str | None = None, checked: list[str] | None = None,
@@ -124,20 +129,20 @@ class SlackSender:
             element = next(e for e in elements if e["type"] == "button")
             action = {"type": "button", "action_id": element["action_id"],
                       "block_id": block["block_id"], "text": element["text"],
-                      "value": element.get("value", ""), "action_ts": "1"}
+                      "value": element.get("value", ""), "action_ts": action_ts()}
         elif option is not None:
             element = next(e for e in elements if e["type"] == "static_select")
             chosen_option = next(o for o in element["options"] if o["value"] == option)
             action = {"type": "static_select", "action_id": element["action_id"],
                       "block_id": block["block_id"], "selected_option": chosen_option,
-                      "action_ts": "1"}
+                      "action_ts": action_ts()}
         else:
             element = next(e for e in elements
                            if (value is None or e.get("value") == value)
                            and (action_id is None or e.get("action_id") == action_id))
             action = {"type": "button", "action_id": element["action_id"],
                       "block_id": block["block_id"], "text": element["text"],
-                      "value": element["value"], "action_ts": "1"}
+                      "value": element["value"], "action_ts": action_ts()}
         return {"type": "block_actions",
                 "user": {"id": user, "team_id": self.team_id, "username": user.lower(),
                          "name": user.lower()},
