@@ -57,11 +57,16 @@ class Runtime:
     deliverers: dict[str, Deliverer] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    outbox: OutboxWorker | None = None
+
     def worker(self) -> OutboxWorker:
-        """The outbox worker, with the operator's lease and give-up time."""
-        return OutboxWorker(self.db, self.deliverers, clock=self.service.clock,
-                            lease=timedelta(seconds=self.settings.lease_seconds),
-                            give_up_after=self.settings.outbox_give_up_after)
+        """The outbox worker (one per process), with the operator's lease and give-up time."""
+        if self.outbox is None:
+            self.outbox = OutboxWorker(self.db, self.deliverers, clock=self.service.clock,
+                                       lease=timedelta(seconds=self.settings.lease_seconds),
+                                       give_up_after=self.settings.outbox_give_up_after)
+            self.events.outbox = self.outbox
+        return self.outbox
 
 
 def _card_functions(settings: Settings) -> dict[str, Any]:
@@ -93,8 +98,10 @@ def build_runtime(settings: Settings, db: Database | None = None,
     handlers: dict[str, ChannelHandler] = {"chat": ChatHandler()}
     events = EventWorker(inbound, service, handlers,
                          lease=timedelta(seconds=settings.lease_seconds))
-    return Runtime(settings=settings, db=db, service=service, renderer=Renderer(),
-                   inbound=inbound, events=events, handlers=handlers)
+    runtime = Runtime(settings=settings, db=db, service=service, renderer=Renderer(),
+                      inbound=inbound, events=events, handlers=handlers)
+    runtime.worker()  # replies are delivered by the process that processed their event
+    return runtime
 
 
 def available_adapters() -> dict[str, Any]:

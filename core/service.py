@@ -36,7 +36,7 @@ from core.conversation import (
     Withdraw,
     step,
 )
-from core.outbox import enqueue
+from core.outbox import OutboundRecord, enqueue, is_claimed, record_from_row
 from core.storage.database import Database
 from core.storage.models import (
     AuditEntry,
@@ -73,6 +73,7 @@ class TurnOutcome:
     replies: list[dict[str, Any]] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
     submission_reference: str | None = None
+    claimed: list[OutboundRecord] = field(default_factory=list)  # to deliver after commit
 
 
 def format_reference(number: int) -> str:
@@ -183,12 +184,16 @@ class IntakeService:
 
     async def turn_in(self, session: AsyncSession, key: ConversationKey, event: Inbound, *,
                       merge_into: int | None = None, hold_seconds: float = 0.0,
+                      claim_for: timedelta | None = None,
                       ) -> tuple[TurnOutcome, list[FetchCard]]:
         """One turn inside the caller's transaction (the worker's, one per inbound event):
         load the state locked, ``step``, carry out the effects, save, queue the reply.
 
         Card URLs to fetch are returned, not fetched: the caller fetches them outside the
         transaction and comes back with a second turn that merges into this reply.
+        With ``claim_for`` the reply is written already claimed (when nothing earlier to
+        the same person waits) and returned in ``claimed``, for the caller to deliver
+        right after its commit: no claim transaction of the outbox worker's.
         """
         conversation = await self._load_conversation(session, key)
         state = ConversationState.model_validate(conversation.state or {})
@@ -229,11 +234,14 @@ class IntakeService:
         if merge_into is not None and await self._merge(session, merge_into, payload):
             return outcome, fetches
         message = enqueue(session, key.channel, key.contributor_id, payload,
-                          submission_id=new_state.submission_id)
+                          submission_id=new_state.submission_id, now=self.clock(),
+                          claim_for=None if hold_seconds or fetches else claim_for)
         if hold_seconds:
             message.next_attempt_at = self.clock() + timedelta(seconds=hold_seconds)
         await session.flush()
         outcome.outbox_ids.append(message.id)
+        if claim_for is not None and not hold_seconds and not fetches and is_claimed(message):
+            outcome.claimed.append(record_from_row(message))
         return outcome, fetches
 
     async def _merge(self, session: AsyncSession, outbox_id: int,

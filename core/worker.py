@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.conversation import Inbound
 from core.inbound import InboundLog, NewEvent, StoredEvent
 from core.logs import event as log_event
+from core.outbox import OutboundRecord, OutboxWorker
 from core.service import ConversationKey, IntakeService, TurnOutcome
 from core.storage.models import LoggedEvent
 
@@ -62,6 +63,8 @@ class Unit:
     event: StoredEvent
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     follow_ups: list[StoredEvent] = field(default_factory=list)
+    direct: Callable[[str], timedelta | None] = lambda _channel: None
+    claimed: list[OutboundRecord] = field(default_factory=list)
 
     async def turn(self, key: ConversationKey, event: Inbound, *,
                    merge_into: int | None = None) -> TurnOutcome:
@@ -71,7 +74,9 @@ class Unit:
         contributor gets one message with the card's report in it.
         """
         outcome, fetches = await self.service.turn_in(self.session, key, event,
-                                                      merge_into=merge_into)
+                                                      merge_into=merge_into,
+                                                      claim_for=self.direct(key.channel))
+        self.claimed += outcome.claimed
         state = outcome.state
         log_event(log, "turn", channel=key.channel, event=self.event.id,
                   reference=state.reference if state else None,
@@ -131,8 +136,11 @@ class EventWorker:
                  handlers: dict[str, ChannelHandler], *, lease: timedelta = timedelta(
                      seconds=120), poison_after: int = 3, concurrency: int = 4,
                  poll_seconds: float = 1.0, retry_in: timedelta = timedelta(seconds=5),
-                 owner: str | None = None, take_handed_over: bool = True) -> None:
+                 owner: str | None = None, take_handed_over: bool = True,
+                 outbox: OutboxWorker | None = None) -> None:
         self.log = inbound
+        self.outbox = outbox
+        self._deliveries: set[asyncio.Task[int]] = set()
         self.service = service
         self.handlers = handlers
         self.handlers.setdefault(FETCH_CHANNEL, FetchHandler(service))
@@ -208,7 +216,7 @@ class EventWorker:
                     log_event(log, "event skipped", logging.DEBUG, channel=event.channel,
                               event=event.id)
                     return None
-                unit = Unit(session, self.service, event)
+                unit = Unit(session, self.service, event, direct=self._direct)
                 outcome = await handler.apply(unit, translated)
                 self.log.finish(row, outcome)
         except asyncio.CancelledError:
@@ -225,6 +233,10 @@ class EventWorker:
         self.processed += 1
         log_event(log, "event processed", channel=event.channel, event=event.id,
                   outcome=outcome, ms=round((time.perf_counter() - started) * 1000, 1))
+        if unit.claimed and self.outbox is not None:  # the reply leaves now, not at a poll
+            task = asyncio.create_task(self.outbox.deliver_claimed(unit.claimed))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
         for action in unit.after_commit:
             with contextlib.suppress(Exception):
                 await action()
@@ -233,6 +245,12 @@ class EventWorker:
         if self.service.on_enqueued:
             self.service.on_enqueued()
         return outcome
+
+    def _direct(self, channel: str) -> timedelta | None:
+        """How long to hold a reply claimed for delivery by this process, if it can."""
+        if self.outbox is None or channel not in self.outbox.deliverers:
+            return None
+        return self.outbox.lease
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -273,8 +291,15 @@ class EventWorker:
                 if self._lanes:
                     self._idle.clear()
 
+    async def settle(self) -> None:
+        """Until processing and the deliveries it started are done (tests, shutdown)."""
+        await self.wait_idle()
+        while self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+
     async def stop(self) -> None:
         tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
+        tasks += list(self._deliveries)  # a reply cut off here is sent after its lease
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -218,3 +218,43 @@ async def test_an_overlong_key_is_cut_not_refused(db: Database, bad: str) -> Non
     inbound, _worker = worker_for(db, Recorder(), take_handed_over=False)
     assert not (await inbound.append(new(bad))).duplicate
     assert (await inbound.append(new(bad))).duplicate
+
+
+async def test_an_event_costs_three_commits_log_turn_delivered(db: Database) -> None:
+    """The reply is claimed in the turn's transaction and sent right after it commits."""
+    from core.chat import ChatHandler
+    from core.outbox import OutboundRecord, OutboxWorker
+
+    delivered: list[OutboundRecord] = []
+    arrived = asyncio.Event()
+
+    async def deliver(record: OutboundRecord) -> None:
+        delivered.append(record)
+        arrived.set()
+
+    service = make_service(db)
+    inbound = InboundLog(db)
+    outbox = OutboxWorker(db, {"chat": deliver})
+    worker = EventWorker(inbound, service, {"chat": ChatHandler()}, outbox=outbox)
+    await inbound.append(NewEvent("chat", "warm-up", "ada", {"contributor_id": "ada",
+                                                              "kind": "resume"}))
+    await worker.wait_idle(5)
+    async with asyncio.timeout(5):
+        await arrived.wait()
+    await worker.settle()
+    commits: list[int] = []
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, *_a: statements.append(sql.split()[0] + " " + sql[:60]))
+    arrived.clear()
+    await inbound.append(NewEvent("chat", "line-1", "ada", {"contributor_id": "ada",
+                                                             "kind": "text",
+                                                             "text": "Ocean Temps"}))
+    await worker.wait_idle(5)
+    async with asyncio.timeout(5):
+        await arrived.wait()
+    await worker.settle()
+    assert len(delivered) == 2 and "Ocean Temps" in str(delivered[-1].payload)
+    assert len(commits) == 3, statements  # the log, the turn (reply claimed in it), delivered
+    assert await outbox.run_once() == 0  # nothing left for a claim transaction to take
