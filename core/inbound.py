@@ -147,7 +147,7 @@ class InboundLog:
                      ) -> list[Appended]:
         now = self.clock()
         results: list[Appended] = []
-        async with self.db.transaction() as session:
+        async with self.db.transaction(urgent=True) as session:
             for event, _future in batch:
                 key = event.idempotency_key[:KEY_LENGTH]
                 row_id = await session.scalar(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,6 +46,50 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _WriteTurns:
+    """SQLite's one writer, taken in arrival order within the process, urgent ones first.
+
+    Without it every transaction waits in SQLite's busy handler, which sleeps and polls:
+    not first come, first served, so a burst gives some waiter seconds of delay. Appends
+    to the inbound log (a sender waits for their acknowledgement) go before the worker's.
+    """
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
+
+    @asynccontextmanager
+    async def turn(self, urgent: bool) -> AsyncIterator[None]:
+        if self._busy or self._urgent or self._normal:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            (self._urgent if urgent else self._normal).append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._next()  # it was our turn: pass it on
+                else:
+                    with contextlib.suppress(ValueError):
+                        (self._urgent if urgent else self._normal).remove(waiter)
+                raise
+        else:
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._next()
+
+    def _next(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # _busy stays True: handed straight over
+                    return
+        self._busy = False
+
+
 class Database:
     """Owns the engine; built once by whoever starts the process and passed in."""
 
@@ -53,15 +100,24 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = _WriteTurns() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
+    async def transaction(self, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on error.
+
+        On SQLite, transactions of this process take turns (``urgent`` ones first): see
+        ``_WriteTurns``. Do not open a second transaction inside one.
+        """
+        if self._writes is None:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._writes.turn(urgent), self.sessions() as session, session.begin():
             yield session
 
     async def upgrade(self) -> None:
