@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import DateTime, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -203,29 +203,23 @@ class InboundLog:
                 row.lease_until = now + lease
             return [stored(row) for row in rows]
 
-    async def take(self, session: AsyncSession, event_id: int, owner: str) -> (
-            LoggedEvent | None):
+    async def take(self, session: AsyncSession, event_id: int, owner: str) -> bool:
         """Lock one event inside the caller's transaction, if it is this worker's to do.
 
         It is: leased by ``owner``, or (an event handed over in memory right after its
-        append, never claimed) held by nobody and first in line for its order key.
+        append, never claimed) held by nobody and first in line for its order key. Plain
+        SQL: this runs once per event, and the ORM's statement building cost more than
+        the query.
         """
-        now = self.clock()
-        query = select(LoggedEvent).where(
-            LoggedEvent.id == event_id, LoggedEvent.status == PENDING,
-            or_(LoggedEvent.lease_owner == owner, self._eligible(now)))
-        if not self.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        return (await session.scalars(query.execution_options(populate_existing=True))).first()
+        found = await session.execute(
+            _TAKE_SKIP_LOCKED if not self.db.is_sqlite else _TAKE,
+            {"id": event_id, "owner": owner, "now": self.clock()})
+        return found.first() is not None
 
-    def finish(self, row: LoggedEvent, outcome: str) -> None:
+    async def finish(self, session: AsyncSession, event_id: int, outcome: str) -> None:
         """Mark an event processed (inside its transaction)."""
-        row.status = DONE
-        row.outcome = outcome[:64]
-        row.processed_at = self.clock()
-        row.lease_owner = None
-        row.lease_until = None
-        row.error = None
+        await session.execute(_FINISH, {"id": event_id, "outcome": outcome[:64],
+                                        "now": self.clock()})
 
     async def failed(self, event_id: int, error: BaseException, *, poison_after: int,
                      retry_in: timedelta, owner: str | None) -> str:
@@ -292,6 +286,25 @@ class InboundLog:
             result = await session.execute(query.values(
                 status=PENDING, attempts=0, lease_owner=None, lease_until=None))
             return int(result.rowcount or 0)
+
+
+_TAKE_SQL = """
+SELECT id FROM inbound_log
+WHERE id = :id AND status = 'pending'
+  AND (lease_owner = :owner
+       OR ((lease_until IS NULL OR lease_until <= :now)
+           AND NOT EXISTS (SELECT 1 FROM inbound_log AS earlier
+                           WHERE earlier.order_key = inbound_log.order_key
+                             AND earlier.id < inbound_log.id
+                             AND earlier.status = 'pending')))
+"""
+_TAKE = text(_TAKE_SQL).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+_TAKE_SKIP_LOCKED = text(_TAKE_SQL + " FOR UPDATE SKIP LOCKED").bindparams(
+    bindparam("now", type_=DateTime(timezone=True)))
+_FINISH = text(
+    "UPDATE inbound_log SET status = 'done', outcome = :outcome, processed_at = :now, "
+    "lease_owner = NULL, lease_until = NULL, error = NULL WHERE id = :id"
+).bindparams(bindparam("now", type_=DateTime(timezone=True)))
 
 
 def _resolve(future: asyncio.Future[Appended], result: Appended) -> None:

@@ -266,6 +266,8 @@ class OutboxWorker:
         self.schedule = tuple(schedule)
         self.batch = batch
         self.wakeup = Wakeup()
+        self._sent: list[tuple[OutboundRecord, asyncio.Future[bool]]] = []
+        self._marker: asyncio.Task[None] | None = None
 
     # -- claiming and finishing --------------------------------------------------------------
 
@@ -304,7 +306,40 @@ class OutboxWorker:
         return and_(OutboxMessage.id == record.id, OutboxMessage.status == "sending",
                     OutboxMessage.attempts == record.attempts)
 
+    async def _mark_sent(self, record: OutboundRecord) -> None:
+        """Record a delivery; deliveries that finish together share one transaction."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._sent.append((record, future))
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._write_sent())
+        if not await future:
+            log.warning("outbox #%d: lease lost before it was finished (sent); another "
+                        "worker has it", record.id)
+
+    async def _write_sent(self) -> None:
+        while self._sent:
+            batch, self._sent = self._sent, []
+            try:
+                async with self.db.transaction() as session:
+                    result = await session.execute(
+                        update(OutboxMessage).where(or_(*(self._ours(r) for r, _f in batch)))
+                        .values(status="sent", sent_at=self.clock(), last_error=None)
+                        .returning(OutboxMessage.id)
+                        .execution_options(synchronize_session=False))
+                    marked = set(result.scalars().all())
+            except Exception as error:  # noqa: BLE001 - each waiter hears of it
+                for _record, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for record, future in batch:
+                if not future.done():
+                    future.set_result(record.id in marked)
+
     async def _finish(self, record: OutboundRecord, error: BaseException | None) -> None:
+        if error is None:
+            await self._mark_sent(record)
+            return
         now = self.clock()
         values: dict[str, Any]
         async with self.db.transaction() as session:

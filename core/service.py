@@ -268,6 +268,14 @@ class IntakeService:
     async def _load_conversation(self, session: AsyncSession,
                                  key: ConversationKey) -> Conversation:
         """The conversation row, created if new, locked for this transaction."""
+        query = select(Conversation).where(Conversation.channel == key.channel,
+                                           Conversation.contributor_id == key.contributor_id)
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        query = query.execution_options(populate_existing=True)
+        found = (await session.scalars(query)).first()
+        if found is not None:  # the usual case: one statement, not two
+            return found
         dialect_insert = sqlite_insert if self.db.is_sqlite else pg_insert
         now = self.clock()
         await session.execute(
@@ -275,11 +283,7 @@ class IntakeService:
             .values(channel=key.channel, contributor_id=key.contributor_id, state={},
                     created_at=now, updated_at=now)
             .on_conflict_do_nothing(index_elements=["channel", "contributor_id"]))
-        query = select(Conversation).where(Conversation.channel == key.channel,
-                                           Conversation.contributor_id == key.contributor_id)
-        if not self.db.is_sqlite:
-            query = query.with_for_update()
-        return (await session.scalars(query.execution_options(populate_existing=True))).one()
+        return (await session.scalars(query)).one()
 
     async def _store_card(self, session: AsyncSession, conversation: Conversation,
                           state: ConversationState, effect: StoreCard) -> CardVersion:

@@ -210,15 +210,14 @@ class EventWorker:
         try:
             translated = await handler.translate(event)
             async with self.service.db.transaction() as session:
-                row = await self.log.take(session, event.id, self.owner)
-                if row is None:
+                if not await self.log.take(session, event.id, self.owner):
                     self.wake()  # first in line is someone else's: look again soon
                     log_event(log, "event skipped", logging.DEBUG, channel=event.channel,
                               event=event.id)
                     return None
                 unit = Unit(session, self.service, event, direct=self._direct)
                 outcome = await handler.apply(unit, translated)
-                self.log.finish(row, outcome)
+                await self.log.finish(session, event.id, outcome)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - counted, retried, then set aside
