@@ -38,6 +38,8 @@ from core.render import render_reply
 from core.storage.database import Database
 
 DEFAULT_RETRY_AFTER = 30.0
+METADATA_EVENT = "otdi_outbox_message"  # marks our posts with their outbox id
+HISTORY_LOOKBACK = 20  # a retry looks this far back for its own earlier post
 PERMANENT_ERRORS = {
     "channel_not_found", "user_not_found", "users_not_found", "is_archived", "not_in_channel",
     "cannot_dm_bot", "user_disabled", "account_inactive", "invalid_blocks",
@@ -147,7 +149,8 @@ class SlackDeliverer:
             await self._reply(record)
         elif kind == "dm":
             text = self._text(payload)
-            await self._post(await self.dm_channel(record.recipient), text, sections(text))
+            await self._post(await self.dm_channel(record.recipient), text, sections(text),
+                             record=record)
         elif kind == "update":
             await self._update(payload)
         elif kind == "thread":
@@ -173,7 +176,28 @@ class SlackDeliverer:
         message = reply_message(self._text(payload), payload.get("choices"), record.id,
                                 self.texts, payload.get("reference"))
         await self._post(await self.dm_channel(record.recipient), message["text"],
-                         message["blocks"])
+                         message["blocks"], record=record)
+
+    async def _posted_before(self, channel: str, record: OutboundRecord) -> bool:
+        """After a failed or cut-off attempt: did that attempt's post reach Slack anyway?
+
+        Slack has no idempotency key, so each post carries its outbox id as message
+        metadata and a retry looks for it in the channel's latest messages first. If
+        the look-up fails, the message is posted (at least once beats not at all).
+        """
+        if record.attempts <= 1:
+            return False
+        try:
+            history = await self.client.conversations_history(
+                channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
+        except SlackApiError:
+            return False
+        for message in history.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == METADATA_EVENT and \
+                    (metadata.get("event_payload") or {}).get("outbox_id") == record.id:
+                return True
+        return False
 
     async def _update(self, payload: dict[str, Any]) -> None:
         note = self.texts.render(payload["note"]["template"], **payload["note"]["context"])
@@ -186,11 +210,16 @@ class SlackDeliverer:
                                       text=payload.get("text") or note, blocks=blocks)
 
     async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]],
-                    thread_ts: str | None = None) -> None:
+                    thread_ts: str | None = None, record: OutboundRecord | None = None) -> None:
         arguments: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks,
                                      "unfurl_links": False, "unfurl_media": False}
         if thread_ts:
             arguments["thread_ts"] = thread_ts
+        if record is not None:
+            if not thread_ts and await self._posted_before(channel, record):
+                return  # delivered by the attempt that crashed before it was marked sent
+            arguments["metadata"] = {"event_type": METADATA_EVENT,
+                                     "event_payload": {"outbox_id": record.id}}
         await self.client.chat_postMessage(**arguments)
 
     async def dm_channel(self, user_id: str) -> str:

@@ -76,3 +76,26 @@ async def test_an_error_retrying_cannot_fix_is_dead_at_once(slack: SlackHarness)
 
     await eventually(dead)
     assert slack.metric("intake_slack_deliveries_total", "result", "permanentfailure") == 1
+
+
+async def test_a_reply_posted_before_a_crash_is_not_posted_again(slack: SlackHarness) -> None:
+    """The worker died after Slack took the post but before it was marked sent: the
+    retry finds its own earlier post (its outbox id in the message metadata) and stops."""
+    from dataclasses import replace
+
+    await slack.say(ADA, "hello", "name of the dataset")
+    await eventually(slack.all_delivered)
+    [row] = await slack.outbox()
+    [posted] = slack.fake.dms(ADA)
+    assert posted.metadata == {"event_type": "otdi_outbox_message",
+                               "event_payload": {"outbox_id": row.id}}
+    from core.outbox import OutboundRecord
+
+    again = OutboundRecord(row.id, row.channel, row.recipient, row.submission_id,
+                           dict(row.payload), row.attempts)
+    deliver = slack.runtime.deliverers["slack"]
+    await deliver(replace(again, attempts=2))  # the retry after the crash
+    assert len(slack.fake.dms(ADA)) == 1
+    assert slack.fake.calls_to("conversations.history")  # it looked before posting
+    await deliver(replace(again, id=row.id + 1000, attempts=2))  # a different message
+    assert len(slack.fake.dms(ADA)) == 2

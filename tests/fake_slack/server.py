@@ -69,6 +69,7 @@ class Posted:
     thread_ts: str | None = None
     updates: int = 0
     files: list[str] = field(default_factory=list)  # ids of files shared with the message
+    metadata: dict[str, Any] | None = None  # chat.postMessage's ``metadata``, as Slack keeps it
 
     @property
     def all_text(self) -> str:
@@ -344,8 +345,11 @@ class FakeSlack:
     async def _m_chat_postMessage(self, args: dict[str, Any], _: web.Request  # noqa: N802
                                   ) -> dict[str, Any]:
         blocks = self._check_message(args)
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
         posted = Posted(args["channel"], self._next_ts(), args.get("text", ""), blocks,
-                        args.get("thread_ts"))
+                        args.get("thread_ts"), metadata=metadata)
         self.messages.append(posted)
         return {"channel": posted.channel, "ts": posted.ts,
                 "message": {"type": "message", "text": posted.text, "blocks": blocks,
@@ -433,6 +437,18 @@ class FakeSlack:
                                         args.get("thread_ts") or None,
                                         files=[d["id"] for d in done]))
         return {"files": done}
+
+    async def _m_conversations_history(self, args: dict[str, Any], _: web.Request
+                                       ) -> dict[str, Any]:
+        """A channel's top-level messages, newest first (metadata with include_all_metadata)."""
+        channel = str(args.get("channel", ""))
+        limit = int(args.get("limit") or 100)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [m for m in reversed(self.messages) if m.channel == channel
+                 and m.thread_ts is None][:limit]
+        return {"messages": [{"type": "message", "ts": m.ts, "text": m.text,
+                              **({"metadata": m.metadata} if with_metadata and m.metadata
+                                 else {})} for m in found], "has_more": False}
 
     async def _m_conversations_members(self, args: dict[str, Any], _: web.Request
                                        ) -> dict[str, Any]:
