@@ -33,7 +33,7 @@ from bot.metrics import Metrics
 from bot.texts import Texts
 from core import repository
 from core.outbox import OutboundRecord, PermanentFailure, RetryLater
-from core.review import FINAL, Decision, ReviewDesk, Reviewer, ReviewerFacts, may_decide
+from core.review import FINAL, Decision, Reviewer, ReviewerFacts, may_decide
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class ReviewThreads:
         self.metrics = metrics
         self.channel = channel
         self.reviewers = set(runtime.settings.reviewers)
-        self.desk = ReviewDesk(runtime.db, clock=runtime.service.clock)
+        self.desk = runtime.desk
         self.modal_callback = REVIEW_MODAL
         self.clock = clock
         self._members: tuple[float, frozenset[str]] | None = None

@@ -18,6 +18,7 @@ from core.chat import ChatHandler
 from core.inbound import InboundLog
 from core.outbox import Deliverer, OutboxWorker
 from core.render import Renderer
+from core.review import ReviewDesk
 from core.service import CardFetchFailed, IntakeService
 from core.settings import Settings
 from core.storage.database import Database
@@ -53,6 +54,7 @@ class Runtime:
     renderer: Renderer
     inbound: InboundLog
     events: EventWorker
+    desk: ReviewDesk
     handlers: dict[str, ChannelHandler] = field(default_factory=dict)
     deliverers: dict[str, Deliverer] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -99,7 +101,8 @@ def build_runtime(settings: Settings, db: Database | None = None,
     events = EventWorker(inbound, service, handlers,
                          lease=timedelta(seconds=settings.lease_seconds))
     runtime = Runtime(settings=settings, db=db, service=service, renderer=Renderer(),
-                      inbound=inbound, events=events, handlers=handlers)
+                      inbound=inbound, events=events, desk=ReviewDesk(db, clock=service.clock),
+                      handlers=handlers)
     runtime.worker()  # replies are delivered by the process that processed their event
     return runtime
 
