@@ -8,20 +8,135 @@ read and the writes that follow it commit together. Each adapter has its own sec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func as sa_func
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.conversation import ConversationState
+from core.outbox import OutboundRecord
 from core.storage.models import (
+    AuditEntry,
+    Base,
     CardVersion,
     Conversation,
     InboundEvent,
     OutboxMessage,
     Submission,
+    utcnow,
 )
+
+WAITING = ("pending", "sending")  # outbox rows not delivered yet
+
+
+# -- what the mail adapter reads ---------------------------------------------------------
+
+# The adapter's own tables (mail/models.py) join the core's metadata, so one set of
+# migrations covers both; they take the base class and the clock from here.
+MAIL_TABLE_BASE = Base
+
+
+def mail_now() -> datetime:
+    """The time the adapter's rows are stamped with."""
+    return utcnow()
+
+
+async def mail_conversation_state(session: AsyncSession, contributor_id: str) -> dict[str, Any]:
+    """An e-mail conversation's saved state ({} when there is none yet)."""
+    state = await session.scalar(select(Conversation.state).where(
+        Conversation.channel == "mail", Conversation.contributor_id == contributor_id))
+    return dict(state or {})
+
+
+async def mail_submission_email(session: AsyncSession, submission_id: int) -> str | None:
+    """The contact address a submission was made with (it speaks for the submission)."""
+    return await session.scalar(select(Submission.email).where(Submission.id == submission_id))
+
+
+async def mail_submission_by_token(session: AsyncSession, token: str
+                                   ) -> tuple[int, str | None, str] | None:
+    """(id, reference, contributor) of the e-mail submission whose reply token this is."""
+    row = (await session.execute(
+        select(Submission.id, Submission.reference, Submission.contributor_id).where(
+            Submission.reply_token == token, Submission.channel == "mail"))).first()
+    return (row.id, row.reference, row.contributor_id) if row else None
+
+
+async def mail_submission_reference(session: AsyncSession, submission_id: int) -> str | None:
+    return await session.scalar(select(Submission.reference).where(
+        Submission.id == submission_id))
+
+
+async def mail_submission_id(session: AsyncSession, reference: str) -> int | None:
+    return await session.scalar(select(Submission.id).where(Submission.reference == reference))
+
+
+async def mail_submission_token(session: AsyncSession, reference: str,
+                                contributor_id: str) -> str | None:
+    """The reply token of a contributor's e-mail submission."""
+    return await session.scalar(select(Submission.reply_token).where(
+        Submission.reference == reference, Submission.channel == "mail",
+        Submission.contributor_id == contributor_id))
+
+
+async def mail_annotate_outbox(session: AsyncSession, outbox_id: int,
+                               delivery: dict[str, Any]) -> None:
+    """Add what delivery needs (``payload["mail"]``) to an outbox row of this transaction."""
+    row = await session.get(OutboxMessage, outbox_id)
+    if row is not None:
+        row.payload = {**row.payload, "mail": {**(row.payload.get("mail") or {}), **delivery}}
+
+
+async def mail_claim_outbox(session: AsyncSession, outbox_id: int, lease: timedelta,
+                            now: datetime) -> OutboundRecord | None:
+    """Claim a just-queued row for delivery right after the commit (no claim transaction).
+
+    Not when an earlier message to the same recipient still waits (order per recipient)
+    or the row is held (a follow-up will join it): the outbox worker takes those.
+    """
+    row = await session.get(OutboxMessage, outbox_id)
+    if row is None or row.status != "pending":
+        return None
+    due = row.next_attempt_at
+    if (due.replace(tzinfo=UTC) if due.tzinfo is None else due) > now:
+        return None
+    earlier = aliased(OutboxMessage)
+    waiting = await session.scalar(select(earlier.id).where(
+        earlier.channel == row.channel, earlier.recipient == row.recipient,
+        earlier.id < row.id, earlier.status.in_(WAITING)).limit(1))
+    if waiting is not None:
+        return None
+    row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now + lease
+    await session.flush()
+    return OutboundRecord(row.id, row.channel, row.recipient, row.submission_id,
+                          dict(row.payload), row.attempts)
+
+
+async def mail_review_waiting_before(session: AsyncSession, submission_id: int | None,
+                                     outbox_id: int) -> bool:
+    """Whether an earlier e-mail of a review thread is still waiting (the thread's order)."""
+    found = await session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.channel == "review", OutboxMessage.submission_id == submission_id,
+        OutboxMessage.id < outbox_id, OutboxMessage.status.in_(WAITING)).limit(1))
+    return found is not None
+
+
+async def mail_card(session: AsyncSession, card_version_id: int) -> tuple[str, bytes] | None:
+    """(filename, content) of a stored card version, to attach to a reviewers' e-mail."""
+    card = await session.get(CardVersion, card_version_id)
+    return (card.filename, card.content) if card is not None else None
+
+
+async def mail_audited(session: AsyncSession, *, submission_id: int, actor: str,
+                       action: str) -> bool:
+    """Whether this person already has an audit row of this kind on the submission."""
+    return await session.scalar(select(AuditEntry.id).where(
+        AuditEntry.submission_id == submission_id, AuditEntry.actor == actor,
+        AuditEntry.action == action).limit(1)) is not None
+
 
 # -- what the Slack adapter reads ------------------------------------------------------
 

@@ -1,43 +1,19 @@
-"""The e-mail adapter's tables (created by migration 0002; core never imports this module)."""
+"""The e-mail adapter's tables (migrations 0002 and 0006; core never imports this module).
+
+Accepted messages live in the core's inbound log; what stays here is what delivery and
+threading need: reply tokens, and the Message-ID of every e-mail we send.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.storage.models import Base, utcnow
-
-
-class InboundMail(Base):
-    """A message exactly as accepted, stored before the 250 so a crash loses nothing.
-
-    ``status``: received -> processing -> processed | ignored | duplicate | failed.
-    """
-
-    __tablename__ = "mail_inbound"
-    __table_args__ = (Index("ix_mail_inbound_status", "status", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(998))
-    message_key: Mapped[str] = mapped_column(String(64), index=True)
-    mail_from: Mapped[str] = mapped_column(String(998), default="")
-    rcpt_tos: Mapped[list[Any]] = mapped_column(default=list)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
-    size: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="received")
-    outcome: Mapped[str | None] = mapped_column(String(64))
-    sender: Mapped[str | None] = mapped_column(String(320))
-    contributor_id: Mapped[str | None] = mapped_column(String(320), index=True)
-    subject: Mapped[str | None] = mapped_column(Text)
-    # Its Message-ID after its References: what a reply to it puts in References.
-    thread_ids: Mapped[list[Any]] = mapped_column(default=list)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+from core.repository import MAIL_TABLE_BASE as Base
+from core.repository import mail_now as utcnow
 
 
 class MailThread(Base):
@@ -54,8 +30,10 @@ class MailThread(Base):
 class OutboundMail(Base):
     """One e-mail we send for one outbox message: its Message-ID, what it answers, its fate.
 
-    ``status``: queued -> sent | suppressed (rate limit); a bounce later marks it bounced.
-    ``outbox_id`` has no foreign key so the outbox can be pruned independently.
+    Written in the transaction that queues the reply, so a reply to it or a bounce of it
+    is matched even before it is sent. ``status``: queued, later bounced (whether it was
+    sent is the outbox's record). ``subject``: the thread's subject as the contributor
+    wrote it. ``outbox_id`` has no foreign key so the outbox can be pruned independently.
     """
 
     __tablename__ = "mail_outbound"
@@ -63,12 +41,12 @@ class OutboundMail(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     outbox_id: Mapped[int] = mapped_column(Integer, unique=True)
-    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("mail_inbound.id"))
     recipient: Mapped[str] = mapped_column(String(320))
     contributor_id: Mapped[str | None] = mapped_column(String(320))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    subject: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,20 +10,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class MailOptions(BaseSettings):
-    """Rate limit, processing concurrency and retry budget of the e-mail adapter."""
+    """The loop guard's limit, the SMTP session cap and the relay's timeout."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    # At most this many replies to one address per hour: a robot that does not say it is
-    # one (no Auto-Submitted header) can only ever get this many answers from us.
+    # The core's loop guard (core.loops): a reply that makes no progress is not sent when
+    # the last this-many replies to the same address within an hour said the same; a
+    # robot that does not say it is one (no Auto-Submitted header) cannot loop with us.
     replies_per_hour: int = Field(6, validation_alias=AliasChoices(
         "INTAKE_MAIL_REPLIES_PER_HOUR"))
-    # Messages processed at once (one sender's messages are always processed in order).
-    concurrency: int = Field(8, validation_alias=AliasChoices("INTAKE_MAIL_CONCURRENCY"))
-    # A message whose processing failed is retried at start-up until it has had this many.
-    max_attempts: int = Field(3, validation_alias=AliasChoices("INTAKE_MAIL_MAX_ATTEMPTS"))
-    # How often the database is looked at for messages stored by another process.
-    poll_seconds: float = Field(5.0, validation_alias=AliasChoices("INTAKE_MAIL_POLL_SECONDS"))
+    # SMTP sessions open at once; past it a new one is greeted with 421 (try later), so
+    # a burst of large messages cannot take the process's memory.
+    max_sessions: int = Field(50, validation_alias=AliasChoices("INTAKE_SMTP_MAX_SESSIONS"))
     relay_timeout: float = Field(30.0, validation_alias=AliasChoices(
         "INTAKE_MAIL_RELAY_TIMEOUT"))
     max_recipients: int = 20

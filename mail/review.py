@@ -12,17 +12,17 @@ token names the thread (``data+r<token>@``), or are matched by the Message-IDs t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from core import repository
 from core.outbox import OutboundRecord, PermanentFailure, RetryLater
 from core.render import Renderer, render_reply
-from core.review import CONTRIBUTOR_PREFIX, Decision, ReviewDesk, Reviewer, parse_decision
-from core.runtime import Runtime
+from core.review import CONTRIBUTOR_PREFIX, Decision, ReviewDesk, parse_decision
 from core.service import IntakeService
 from core.settings import Settings
 from core.storage.database import Database
-from core.storage.models import utcnow
 from mail import store
 from mail.bodytext import body_part, body_text
 from mail.compose import Letter, build_message
@@ -30,9 +30,8 @@ from mail.delivery import RelayDeliverer, relay
 from mail.options import MailOptions
 from mail.parsing import ParsedMail
 from mail.quotes import new_lines
-from mail.threads import CHANNEL, SubmitAddress, review_key
+from mail.threads import CHANNEL, review_key
 
-WINDOW = timedelta(hours=1)
 HOLD_SECONDS = 3.0
 ANSWER = "review.answer"  # our own kind: an answer to one person's e-mail in the thread
 DONE = ("sent", "bounced", "suppressed", "merged")
@@ -90,12 +89,24 @@ def _card_type(filename: str) -> str:
     return "text/markdown" if filename.lower().endswith((".md", ".markdown")) else "text/plain"
 
 
+@dataclass
+class ReviewPlan:
+    """What one e-mail of a review thread needs, read in one transaction."""
+
+    message_id: str
+    token: str
+    earlier_waiting: bool = False  # an earlier e-mail of this thread is not sent yet
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    card: tuple[str, bytes] | None = None  # (filename, content) of a card to attach
+
+
 class ReviewMailDeliverer(RelayDeliverer):
     """The outbox's deliverer for channel ``review`` in e-mail review mode."""
 
     def __init__(self, settings: Settings, db: Database, renderer: Renderer,
                  service: IntakeService, options: MailOptions,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = repository.mail_now) -> None:
         super().__init__(settings, db, renderer, service, options, clock)
         self.desk = ReviewDesk(db)
 
@@ -112,21 +123,9 @@ class ReviewMailDeliverer(RelayDeliverer):
         one_person = kind == ANSWER
         recipients = ([record.recipient] if one_person
                       else reviewers_of(self.settings, context))
-        plan = await store.plan_review(
-            self.db, outbox_id=record.id, reference=reference,
-            recipient=record.recipient if one_person else review_key(reference),
-            submission_id=record.submission_id, domain=self.address.domain,
-            since=self.clock() - WINDOW,
-            card_version_id=payload.get("card_version_id") if kind == "review.relay" else None)
-        outbound = plan.outbound
-        if outbound.status in DONE:  # sent before a crash kept the outbox from hearing of it
-            await self._after(kind, reference, outbound.message_id, recipients)
-            return
+        plan = await self._plan(record, reference, one_person, kind)
         if plan.earlier_waiting:  # the thread keeps its order: open, then what followed
             raise RetryLater(HOLD_SECONDS, "an earlier e-mail of this review thread waits")
-        if one_person and plan.sent_last_hour >= self.options.replies_per_hour:
-            await self._suppress(record, outbound.id)
-            return
         if not recipients:
             raise PermanentFailure("INTAKE_REVIEW_EMAILS names no one but the contributor")
         letter = self._letter(kind, payload, context, plan, recipients)
@@ -137,14 +136,13 @@ class ReviewMailDeliverer(RelayDeliverer):
         except (ValueError, TypeError) as error:
             raise PermanentFailure(f"cannot write this e-mail: {error!r}") from error
         refused = await relay(self.settings, self.options, self.address, message, recipients)
-        await store.delivered(self.db, outbound.id, [], self.clock())
         if refused:
             await self.service.record(actor="intake", channel=CHANNEL,
                                       action="mail.review_recipients_refused",
                                       submission_id=record.submission_id,
                                       detail={"refused": refused,
-                                              "message_id": outbound.message_id})
-        await self._after(kind, reference, outbound.message_id, recipients)
+                                              "message_id": plan.message_id})
+        await self._after(kind, reference, plan.message_id, recipients)
 
     async def _after(self, kind: str, reference: str, message_id: str,
                      recipients: list[str]) -> None:
@@ -153,17 +151,46 @@ class ReviewMailDeliverer(RelayDeliverer):
             await self.desk.thread_opened(reference, {"mail_message_id": message_id,
                                                       "mail_reviewers": recipients})
 
-    async def _suppress(self, record: OutboundRecord, outbound_id: int) -> None:
-        """Over the hourly limit for one address (a chatty robot): not sent, on record."""
-        await store.mark_outbound(self.db, outbound_id, "suppressed")
-        await self.service.record(actor="intake", channel=CHANNEL,
-                                  action="mail.reply_suppressed",
-                                  submission_id=record.submission_id,
-                                  detail={"recipient": record.recipient, "outbox_id": record.id,
-                                          "limit_per_hour": self.options.replies_per_hour})
+    async def _plan(self, record: OutboundRecord, reference: str, one_person: bool,
+                    kind: str) -> ReviewPlan:
+        """The e-mail's Message-ID (one across retries), its place in the thread, the token.
+
+        An answer to one person was given its Message-ID and thread when it was queued;
+        the thread's own e-mails get theirs here, in the order they are sent.
+        """
+        thread = review_key(reference)
+        payload = record.payload
+        async with self.db.transaction() as session:
+            earlier = await repository.mail_review_waiting_before(
+                session, record.submission_id, record.id)
+            outbound = await store.outbound_for(session, record.id)
+            if outbound is None:
+                message_id = str((payload.get("mail") or {}).get("message_id")
+                                 or store.message_id_for(self.address.domain))
+                await store.record_outbound(
+                    session, outbox_id=record.id,
+                    recipient=record.recipient if one_person else thread, contributor_id=None,
+                    submission_id=record.submission_id, message_id=message_id,
+                    context={"review": reference})
+            else:
+                message_id = outbound.message_id
+            sent = await store.thread_message_ids(session, thread, but=message_id)
+            plan = ReviewPlan(message_id=message_id,
+                              token=await store.review_token(session, reference),
+                              earlier_waiting=earlier, in_reply_to=sent[-1] if sent else None,
+                              references=[*sent[:1], *sent[1:][-8:]])
+            answered = payload.get("mail") or {}
+            if one_person and answered.get("in_reply_to"):
+                plan.in_reply_to = str(answered["in_reply_to"])
+                plan.references = list(dict.fromkeys(
+                    [*sent[:1], *[str(m) for m in answered.get("references") or []][-10:]]))
+            card_version_id = payload.get("card_version_id") if kind == "review.relay" else None
+            if card_version_id is not None:
+                plan.card = await repository.mail_card(session, int(card_version_id))
+        return plan
 
     def _letter(self, kind: str, payload: dict[str, Any], context: dict[str, Any],
-                plan: store.ReviewPlan, recipients: list[str]) -> Letter:
+                plan: ReviewPlan, recipients: list[str]) -> Letter:
         """Subject, body and attachment of one thread e-mail; the words are templates'."""
         reference = context["reference"]
         notice = bool(payload.get("notice"))
@@ -203,89 +230,6 @@ class ReviewMailDeliverer(RelayDeliverer):
                 "notice": notice}, "mail")
         return Letter(recipient=", ".join(recipients), subject=" ".join(subject.split()),
                       body=body + "\n", reply_to=reply_to,
-                      message_id=plan.outbound.message_id, in_reply_to=plan.in_reply_to,
+                      message_id=plan.message_id, in_reply_to=plan.in_reply_to,
                       references=plan.references, attachments=attachments,
                       auto_submitted="auto-replied" if kind == ANSWER else "auto-generated")
-
-
-class ReviewAnswers:
-    """A message in a review thread: a reviewer's decision or comment, or an outsider's."""
-
-    def __init__(self, runtime: Runtime, address: SubmitAddress) -> None:
-        self.settings = runtime.settings
-        self.db = runtime.db
-        self.service = runtime.service
-        self.address = address
-        self.desk = ReviewDesk(runtime.db)
-
-    async def answer(self, stored: store.StoredMail, mail: ParsedMail,
-                     match: store.ReviewMatch) -> tuple[str, str]:
-        """(row status, outcome). Only a listed reviewer's decision changes anything."""
-        sender = mail.from_address
-        if not review_by_mail(self.settings):
-            await self.service.record(actor=sender, channel=CHANNEL,
-                                      action="mail.review_mode_off",
-                                      submission_id=match.submission_id,
-                                      detail={"message_id": mail.message_id})
-            return "ignored", "review:off"
-        if not is_reviewer(self.settings, sender):
-            return await self._outsider(stored, mail, match)
-        text = reviewer_text(mail)
-        found = read_decision(text)
-        if found is None:
-            await self.service.record(actor=sender, channel=CHANNEL,
-                                      action="mail.review_comment",
-                                      submission_id=match.submission_id,
-                                      detail={"text": text[:2000],
-                                              "message_id": mail.message_id})
-            await self._tell(stored, sender, match, "review_unclear",
-                             {"reference": match.reference})
-            return "processed", "review:comment"
-        decision, words = found
-        claim = await store.claim_review_message(
-            self.db, inbound_id=stored.id, message_id=mail.message_id,
-            retry=stored.attempts > 1, submission_id=match.submission_id, actor=sender,
-            action=f"review.{decision}")
-        if claim == "duplicate":
-            return "duplicate", "duplicate"
-        if claim == "applied":  # decided before a crash: its messages were queued with it
-            return "processed", f"review:{decision}"
-        result = await self.desk.decide(
-            match.reference, Reviewer(id=sender, channel=CHANNEL, email=sender), decision,
-            words, is_reviewer=True)
-        if result.applied:
-            self._wake()
-            return "processed", f"review:{decision}"
-        await self._tell(stored, sender, match, result.refused or "review_refused_unknown",
-                         {"reference": match.reference, "status": result.status,
-                          "decided_by": result.decided_by})
-        return "processed", "review:refused"
-
-    async def _outsider(self, stored: store.StoredMail, mail: ParsedMail,
-                        match: store.ReviewMatch) -> tuple[str, str]:
-        """Not a reviewer: nothing changes; they hear so once per submission, then silence."""
-        sender = mail.from_address
-        told = await store.audited(self.db, submission_id=match.submission_id, actor=sender,
-                                   action="mail.review_outsider")
-        await self.service.record(actor=sender, channel=CHANNEL,
-                                  action="mail.review_outsider",
-                                  submission_id=match.submission_id,
-                                  detail={"message_id": mail.message_id,
-                                          "matched_by": match.by, "told": not told})
-        if not told:
-            await self._tell(stored, sender, match, "review_refused_not_reviewer",
-                             {"reference": match.reference}, notice=True)
-        return "processed", "review:outsider"
-
-    async def _tell(self, stored: store.StoredMail, recipient: str, match: store.ReviewMatch,
-                    template: str, context: dict[str, Any], notice: bool = False) -> None:
-        payload = {"kind": ANSWER, "reference": match.reference, "notice": notice,
-                   "parts": [{"template": template, "context": context}], "choices": None}
-        await store.enqueue_review_answer(self.db, inbound_id=stored.id, recipient=recipient,
-                                          submission_id=match.submission_id, payload=payload,
-                                          domain=self.address.domain)
-        self._wake()
-
-    def _wake(self) -> None:
-        if self.service.on_enqueued:
-            self.service.on_enqueued()

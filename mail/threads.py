@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.storage.models import Submission
+from core import repository
 from mail.models import MailThread, OutboundMail
 
 CHANNEL = "mail"
@@ -98,12 +98,10 @@ async def match_thread(session: AsyncSession, tags: list[str],
             MailThread.token == tag))
         if contributor:
             return ThreadMatch(contributor, by="token")
-        submission = (await session.execute(
-            select(Submission.id, Submission.reference, Submission.contributor_id).where(
-                Submission.reply_token == tag, Submission.channel == CHANNEL))).first()
+        submission = await repository.mail_submission_by_token(session, tag)
         if submission:
-            return ThreadMatch(submission.contributor_id, submission.id, submission.reference,
-                               by="token")
+            submission_id, reference, contributor_id = submission
+            return ThreadMatch(contributor_id, submission_id, reference, by="token")
     ids = [m for m in dict.fromkeys(message_ids) if len(m) <= 255][:40]
     if ids:
         row = (await session.execute(
@@ -113,7 +111,7 @@ async def match_thread(session: AsyncSession, tags: list[str],
         if row:
             reference = None
             if row.submission_id is not None:
-                reference = await session.scalar(select(Submission.reference).where(
-                    Submission.id == row.submission_id))
+                reference = await repository.mail_submission_reference(session,
+                                                                       row.submission_id)
             return ThreadMatch(row.contributor_id, row.submission_id, reference, by="thread")
     return None

@@ -8,6 +8,7 @@ thread (it blocks; the servers share the test's event loop).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import smtplib
@@ -27,9 +28,9 @@ from core.conversation import CardFile
 from core.runtime import Runtime, build_runtime
 from core.settings import Settings
 from core.storage.database import Database
-from core.storage.models import OutboxMessage
+from core.storage.models import LoggedEvent, OutboxMessage
+from core.worker import EventWorker
 from mail.adapter import MailAdapter
-from mail.models import InboundMail
 from mail.options import MailOptions
 
 CARD = (Path(__file__).parent.parent / "data" / "ocean_card.md").read_bytes()
@@ -109,6 +110,9 @@ class Intake:
     sink: Sink
     db: Database
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    processing: bool = True
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    poller: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -127,9 +131,11 @@ class Intake:
         return await asyncio.to_thread(_smtp_send, self.port, sender, recipients, data)
 
     async def settle(self) -> None:
-        """Until every stored message is processed and every due reply has left the outbox."""
-        assert self.adapter.inbox is not None
-        await self.adapter.inbox.wait_idle(DEADLINE)
+        """Until every logged message is processed and every due reply has left the outbox."""
+        await self.runtime.events.wait_idle(DEADLINE)
+        if self.processing:  # what is in the log but not handed over (a restart) too
+            await asyncio.wait_for(self.runtime.events.run_once(), DEADLINE)
+            await self.runtime.events.wait_idle(DEADLINE)
 
         async def outbox_empty() -> bool:
             async with self.db.transaction() as session:
@@ -140,10 +146,11 @@ class Intake:
 
         await eventually(outbox_empty)
 
-    async def inbound(self) -> list[InboundMail]:
+    async def inbound(self) -> list[LoggedEvent]:
+        """The e-mails in the inbound log, in the order they were accepted."""
         async with self.db.transaction() as session:
-            return list((await session.scalars(select(InboundMail).order_by(
-                InboundMail.id))).all())
+            return list((await session.scalars(select(LoggedEvent).where(
+                LoggedEvent.channel == "mail").order_by(LoggedEvent.id))).all())
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = DEADLINE) -> None:
@@ -216,14 +223,25 @@ def make_settings(db: Database, sink_port: int, **overrides: Any) -> Settings:
 
 
 async def start_intake(db: Database, sink: Sink, *, options: MailOptions | None = None,
-                       worker: bool = True, **overrides: Any) -> Intake:
-    """Start the adapter the way ``run_parts`` does, plus an outbox worker."""
+                       worker: bool = True, process: bool = True,
+                       **overrides: Any) -> Intake:
+    """Start the adapter the way ``run_parts`` does, plus the event and outbox workers.
+
+    ``process=False``: a process that logs and acknowledges but dies before it processes
+    anything (its event worker neither takes what is handed over nor claims).
+    """
     assert sink.server is not None
     port = int(sink.server.sockets[0].getsockname()[1])
     runtime = build_runtime(make_settings(db, port, **overrides), db, fetch_card=fake_fetch)
-    adapter = MailAdapter(options or MailOptions(_env_file=None, poll_seconds=0.5))
+    if not process:
+        runtime.inbound.listeners.clear()
+        runtime.events = EventWorker(runtime.inbound, runtime.service, runtime.handlers,
+                                     take_handed_over=False)
+    adapter = MailAdapter(options or MailOptions(_env_file=None))
     await adapter.start(runtime)
-    intake = Intake(runtime, adapter, sink, db)
+    intake = Intake(runtime, adapter, sink, db, processing=process)
+    if process:
+        intake.poller = asyncio.create_task(_poll(intake))
     if worker:
         outbox = runtime.worker()
         runtime.service.on_enqueued = outbox.wakeup.set
@@ -231,14 +249,41 @@ async def start_intake(db: Database, sink: Sink, *, options: MailOptions | None 
     return intake
 
 
+async def _poll(intake: Intake) -> None:
+    """``EventWorker.run_forever`` that stops between rounds instead of being cancelled
+    (a round cut off inside a transaction leaves a connection for the garbage collector,
+    which hangs the closing of the test's event loop on aiosqlite)."""
+    while not intake.stopping.is_set():
+        # Only when idle: a claim racing a hand-over can make the worker skip the event
+        # until its lease runs out (reported; see the issue notes).
+        await intake.runtime.events.wait_idle()
+        await intake.runtime.events.run_once()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await intake.stopping.wait()
+
+
 async def stop_intake(intake: Intake) -> None:
+    """Stop like a clean shutdown: what was handed over is finished, then the workers stop."""
+    if intake.processing:
+        events = intake.runtime.events
+        await asyncio.wait_for(getattr(events, "settle", events.wait_idle)(), DEADLINE)
+    if intake.poller is not None:
+        intake.stopping.set()
+        await asyncio.wait_for(intake.poller, DEADLINE)
+    await intake.adapter.stop()  # the SMTP server, then the replies being delivered
     for task in intake.tasks:
-        # OutboxWorker.run_forever uses asyncio.wait_for, which on Python 3.11 can swallow
-        # a cancellation that coincides with its wake-up: cancel until it is really done.
+        # On Python 3.11 ``asyncio.timeout`` can swallow a cancellation that coincides
+        # with its expiry, and a TaskGroup cancels its children only once: cancel the
+        # outbox's channel loops too, until everything is really done.
         while not task.done():
             task.cancel()
+            for child in asyncio.all_tasks():
+                if child.get_name().startswith("outbox:"):
+                    child.cancel()
             await asyncio.wait({task}, timeout=0.1)
-    await intake.adapter.stop()
+    await intake.runtime.inbound.close()
+    await intake.runtime.events.stop()
 
 
 @pytest.fixture

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
+from datetime import timedelta
 from email.policy import SMTP as SMTP_POLICY
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-import mail.inbox
-import mail.store
-from core.conversation import Inbound
-from core.service import ConversationKey
+import mail.handler
+from core.inbound import InboundLog
 from core.storage.database import Database
-from core.storage.models import AuditEntry, Conversation, OutboxMessage, Submission
-from mail.models import InboundMail, OutboundMail
+from core.storage.models import (
+    AuditEntry,
+    Conversation,
+    LoggedEvent,
+    OutboxMessage,
+    Submission,
+    utcnow,
+)
+from mail.models import OutboundMail
 from mail.options import MailOptions
+from mail.server import logged_mail
 from tests.mail.conftest import (
     CARD,
     SUBMIT,
@@ -39,16 +47,21 @@ async def _actions(db: Database, action: str) -> list[AuditEntry]:
 
 async def test_a_message_accepted_before_a_crash_is_processed_after_restart(
         db: Database, sink: Sink) -> None:
-    raw = letter("name: Ocean Temperatures").as_bytes(policy=SMTP_POLICY)
-    # Accepted (stored, 250 sent), then the process died before looking at it ...
-    await mail.store.save_inbound(db, raw, "ada@example.org", [SUBMIT])
-    # ... and another one died in the middle of its turn.
+    # Accepted (logged, 250 sent), then the process died before looking at it ...
+    dying = await start_intake(db, sink, process=False, worker=False)
+    try:
+        assert await dying.send(letter("name: Ocean Temperatures")) == {}
+    finally:
+        await stop_intake(dying)
+    # ... and another one died in the middle of its turn (its lease ran out, rolled back).
     second = letter("name: Reef Survey", sender="grace@example.org")
-    row_id = await mail.store.save_inbound(
-        db, second.as_bytes(policy=SMTP_POLICY), "grace@example.org", [SUBMIT])
+    raw = second.as_bytes(policy=SMTP_POLICY)
+    appended = await InboundLog(db).append(logged_mail(raw, "grace@example.org", [SUBMIT]))
     async with db.transaction() as session:
-        await session.execute(update(InboundMail).where(InboundMail.id == row_id)
-                              .values(status="processing", attempts=1))
+        await session.execute(update(LoggedEvent).where(LoggedEvent.id == appended.id)
+                              .values(attempts=1, lease_owner="dead",
+                                      lease_until=utcnow() - timedelta(seconds=1)))
+    assert sink.messages == []
     intake = await start_intake(db, sink)
     try:
         [ada] = await sink.wait_for("ada@example.org")
@@ -56,34 +69,71 @@ async def test_a_message_accepted_before_a_crash_is_processed_after_restart(
         assert "Dataset name: Ocean Temperatures" in ada.body
         assert "Dataset name: Reef Survey" in grace.body
         await intake.settle()
-        assert {row.status for row in await intake.inbound()} == {"processed"}
+        assert [(row.status, row.outcome) for row in await intake.inbound()] == [
+            ("done", "conversation")] * 2
     finally:
         await stop_intake(intake)
 
 
-async def test_a_turn_committed_just_before_a_crash_is_not_repeated(
+async def test_acknowledged_then_stopped_is_answered_exactly_once_after_restart(
         db: Database, sink: Sink) -> None:
+    dying = await start_intake(db, sink, process=False, worker=False)
     message = letter("name: Ocean Temperatures")
-    row_id = await mail.store.save_inbound(
-        db, message.as_bytes(policy=SMTP_POLICY), "ada@example.org", [SUBMIT])
-    intake = await start_intake(db, sink, worker=False)
-    await intake.adapter.stop()  # the inbox is gone; we play its interrupted turn by hand
-    async with db.transaction() as session:
-        await session.execute(update(InboundMail).where(InboundMail.id == row_id).values(
-            status="processing", attempts=1, contributor_id="ada@example.org"))
-    await intake.runtime.service.handle(
-        ConversationKey("mail", "ada@example.org"),
-        Inbound("text", text="name: Ocean Temperatures", sender_email="ada@example.org"),
-        source="mail", external_id=str(message["Message-ID"]))
+    try:
+        assert await dying.send(message) == {}  # 250: it is ours now
+        [row] = await dying.inbound()
+        assert row.status == "pending"
+    finally:
+        await stop_intake(dying)
     restarted = await start_intake(db, sink)
     try:
+        [reply] = await sink.wait_for("ada@example.org")
+        assert reply["In-Reply-To"] == str(message["Message-ID"])
+        assert await restarted.send(message) == {}  # the client retries: a duplicate
         await restarted.settle()
-        [reply] = sink.to("ada@example.org")
-        assert reply["In-Reply-To"] == str(message["Message-ID"])  # still threaded
-        [row] = await restarted.inbound()
-        assert row.status == "duplicate"
     finally:
         await stop_intake(restarted)
+    again = await start_intake(db, sink)  # and a third start finds nothing to do
+    try:
+        await again.runtime.events.run_once()
+        await again.settle()
+        assert len(sink.to("ada@example.org")) == 1
+        [row] = await again.inbound()
+        assert (row.status, row.outcome, row.attempts) == ("done", "conversation", 1)
+        async with db.transaction() as session:
+            named = (await session.scalars(select(AuditEntry).where(
+                AuditEntry.action == "field.set"))).all()
+        assert [e.detail.get("field") for e in named].count("name") == 1  # one turn
+    finally:
+        await stop_intake(again)
+
+
+async def test_past_the_session_limit_a_client_hears_421(db: Database, sink: Sink) -> None:
+    options = MailOptions(_env_file=None, max_sessions=2)
+    intake = await start_intake(db, sink, options=options)
+    held: list[smtplib.SMTP] = []
+    try:
+        for _ in range(2):
+            client = smtplib.SMTP(timeout=10)
+            await asyncio.to_thread(client.connect, "127.0.0.1", intake.port)
+            held.append(client)
+        extra = smtplib.SMTP(timeout=10)
+        code, text = await asyncio.to_thread(extra.connect, "127.0.0.1", intake.port)
+        extra.close()
+        assert code == 421 and b"try again" in text
+        await asyncio.to_thread(held.pop().quit)  # one session ends: new ones are served
+
+        async def served() -> bool:
+            assert intake.adapter.sessions is not None
+            return intake.adapter.sessions.open < 2
+
+        await eventually(served)
+        assert await intake.send(letter("name: Ocean")) == {}
+        await sink.wait_for("ada@example.org")
+    finally:
+        for client in held:
+            client.close()
+        await stop_intake(intake)
 
 
 async def test_a_storage_failure_answers_451_and_no_traceback(
@@ -91,7 +141,7 @@ async def test_a_storage_failure_answers_451_and_no_traceback(
     async def broken(*_args: Any) -> int:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(mail.store, "save_inbound", broken)
+    monkeypatch.setattr(intake.runtime.inbound, "append", broken)
     with pytest.raises(smtplib.SMTPDataError) as refused:
         await intake.send(letter("name: Ocean"))
     assert refused.value.smtp_code == 451
@@ -106,15 +156,20 @@ async def test_a_bug_while_processing_keeps_the_message_for_a_retry(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("parser bug")
 
-    monkeypatch.setattr(mail.inbox, "parse_message", broken)
-    intake = await start_intake(db, sink)
+    monkeypatch.setattr(mail.handler, "parse_message", broken)
+    intake = await start_intake(db, sink, INTAKE_LEASE_SECONDS=2)
     try:
         message = letter(EVERY_FIELD + "\nconsent: yes",
                          attachments=[("README.md", CARD, "text/markdown")])
         assert await intake.send(message) == {}  # stored, so acknowledged
         await intake.settle()
+        async def failed_once() -> bool:
+            rows = await intake.inbound()
+            return bool(rows) and rows[0].attempts >= 1
+
+        await eventually(failed_once)
         [row] = await intake.inbound()
-        assert row.status == "failed" and "parser bug" in (row.error or "")
+        assert row.status == "pending"  # kept for another attempt, nothing half-done
         assert sink.messages == []
         async with db.transaction() as session:
             assert (await session.scalars(select(Conversation))).all() == []
@@ -122,12 +177,13 @@ async def test_a_bug_while_processing_keeps_the_message_for_a_retry(
     finally:
         await stop_intake(intake)
     monkeypatch.undo()  # the bug is fixed and the inbox restarted: the message is retried
-    restarted = await start_intake(db, sink)
+    restarted = await start_intake(db, sink, INTAKE_LEASE_SECONDS=2)
     try:
         [reply] = await sink.wait_for("ada@example.org")
         assert "Here is your contribution" in reply.body
+        await restarted.settle()
         [row] = await restarted.inbound()
-        assert (row.status, row.attempts) == ("processed", 2)
+        assert (row.status, row.outcome, row.attempts) == ("done", "conversation", 2)
     finally:
         await stop_intake(restarted)
 
@@ -170,19 +226,33 @@ async def test_a_bounce_of_our_reply_is_recorded_on_the_submission(intake: Intak
     assert len(intake.sink.to("ada@example.org")) == 2  # nobody answers a bounce
 
 
-async def test_at_most_a_few_replies_per_sender_per_hour(db: Database, sink: Sink) -> None:
-    options = MailOptions(_env_file=None, replies_per_hour=2, poll_seconds=0.5)
+async def test_a_robot_repeating_itself_gets_only_a_few_identical_replies(
+        db: Database, sink: Sink) -> None:
+    options = MailOptions(_env_file=None, replies_per_hour=2)
     intake = await start_intake(db, sink, options=options)
+    robot = "robot@example.com"
     try:
-        for text in ("name: Ocean", "url: https://example.org/ocean", "hosting: yes"):
-            await intake.send(letter(text, sender="robot@example.com"))
+        for _ in range(6):  # the same words again and again: no progress
+            await intake.send(letter("Thank you for your message.", sender=robot))
             await intake.settle()
-        assert len(sink.to("robot@example.com")) == 2
-        [entry] = await _actions(db, "mail.reply_suppressed")
-        assert entry.detail["recipient"] == "robot@example.com"
+        replies = sink.to(robot)
+        # A welcome, a first correction, then the same correction twice; then it holds.
+        assert len(replies) == 4
+        assert replies[2].body == replies[3].body
+        suppressed = await _actions(db, "mail.reply_suppressed")
+        assert len(suppressed) == 2 and suppressed[0].detail["recipient"] == robot
+        async with db.transaction() as session:
+            statuses = (await session.scalars(select(OutboxMessage.status).where(
+                OutboxMessage.recipient == robot).order_by(OutboxMessage.id))).all()
+        assert list(statuses) == ["sent"] * 4 + ["suppressed"] * 2  # never shown as sent
+        # A message that makes progress is always answered, even right after.
+        for text in ("name: Ocean", "url: https://example.org/ocean", "hosting: yes"):
+            await intake.send(letter(text, sender=robot))
+            await intake.settle()
+        assert len(sink.to(robot)) == 7
         async with db.transaction() as session:
             state = await session.scalar(select(Conversation.state))
-        assert state is not None and state["answers"]["hosting"] == "alliance"  # kept
+        assert state is not None and state["answers"]["hosting"] == "alliance"
         # Someone else is not affected.
         await intake.send(letter("name: Reef"))
         await sink.wait_for("ada@example.org")

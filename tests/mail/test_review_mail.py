@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-import mail.store
 from core.reports import submission_details
-from core.review import Decision, ReviewDesk, Reviewer
 from core.runtime import build_runtime
 from core.service import REVIEW_CHANNEL
 from core.storage.database import Database
 from core.storage.models import AuditEntry, Submission
 from mail.adapter import MailAdapter
-from mail.models import InboundMail
-from mail.parsing import message_key
 from mail.review import read_decision, review_by_mail, reviewers_of
 from tests.mail.conftest import (
     CARD,
@@ -106,6 +101,7 @@ async def test_ask_answer_approve_in_one_thread(reviewing: Intake) -> None:
     assert attached(review) == [("README.md", CARD)]
     token = token_of(review)
     assert re.fullmatch(r"r[0-9a-f]{32}", token) and token != token_of(submitted)
+    await reviewing.settle()  # the e-mail is out; the outbox records it right after
     record = await submission(reviewing)
     assert record.status == "in_review"
     assert record.extra["review_thread"]["mail_message_id"] == review["Message-ID"]
@@ -231,8 +227,9 @@ async def test_only_listed_reviewers_decide_once(reviewing: Intake) -> None:
     await reviewing.settle()
     assert await actions(reviewing, "review.approve") == ["review.approve"]
     assert sum("is approved" in text(m) for m in reviewing.sink.to(ADA)) == 1
-    assert sorted(row.status for row in await reviewing.inbound()
-                  if row.message_id == str(approve["Message-ID"])) == ["duplicate", "processed"]
+    assert [(row.status, row.outcome) for row in await reviewing.inbound()
+            if row.idempotency_key == str(approve["Message-ID"])] == [
+        ("done", "review:approve")]  # the second delivery was a duplicate in the log
 
     # A later decision is refused, to the one who tried, with who decided.
     late = reply_to(review, "reject: too late", sender="otto@alliance.test")
@@ -276,32 +273,35 @@ def test_read_decision(written: str, expected: tuple[str, str] | None) -> None:
     assert read_decision(written) == expected
 
 
-async def test_a_decision_applied_just_before_a_crash_is_not_applied_again(
-        reviewing: Intake) -> None:
-    await submit(reviewing)
-    [review] = await reviewing.sink.wait_for(RITA)
+async def test_a_decision_accepted_before_a_crash_is_applied_once_after_restart(
+        db: Database, sink: Sink) -> None:
+    first = await start_intake(db, sink, INTAKE_REVIEW_EMAILS=f"{RITA}, {OTTO}")
+    try:
+        await submit(first)
+        [review] = await first.sink.wait_for(RITA)
+        await first.settle()
+    finally:
+        await stop_intake(first)
     approve = reply_to(review, "approve", sender=RITA)
-    raw = approve.as_bytes(policy=SMTP_POLICY)
-    message_id = str(approve["Message-ID"])
-    # Accepted, then its first attempt decided and died before the row was concluded.
-    async with reviewing.db.transaction() as session:
-        row = InboundMail(message_id=message_id, message_key=message_key(message_id),
-                          mail_from=RITA, rcpt_tos=[review["Reply-To"]], raw=raw,
-                          size=len(raw), status="failed", attempts=1, thread_ids=[])
-        session.add(row)
-        await session.flush()
-        row_id = row.id
-    record = await submission(reviewing)
-    assert await mail.store.claim_review_message(
-        reviewing.db, inbound_id=row_id, message_id=message_id, retry=False,
-        submission_id=record.id, actor=RITA, action="review.approve") == "new"
-    reviewer = Reviewer(RITA, "mail", email=RITA)
-    await ReviewDesk(reviewing.db).decide("OTDI-0001", reviewer, Decision.APPROVE,
-                                          is_reviewer=True)
-    assert reviewing.adapter.inbox is not None
-    await reviewing.adapter.inbox.process(row_id)  # the retry after the restart
-    await reviewing.settle()
-    assert await actions(reviewing, "review.approve") == ["review.approve"]
-    assert sum("is approved" in text(m) for m in reviewing.sink.to(ADA)) == 1
-    assert len(reviewing.sink.to(RITA)) == 2  # the review and one status, no refusal
-    assert [r.status for r in await reviewing.inbound() if r.id == row_id] == ["processed"]
+    # Accepted (250), then the process died before it decided anything.
+    dying = await start_intake(db, sink, process=False, worker=False,
+                               INTAKE_REVIEW_EMAILS=f"{RITA}, {OTTO}")
+    try:
+        assert await dying.send(approve) == {}
+    finally:
+        await stop_intake(dying)
+    assert (await submission(first)).status == "in_review"
+    restarted = await start_intake(db, sink, INTAKE_REVIEW_EMAILS=f"{RITA}, {OTTO}")
+    try:
+        await restarted.settle()
+        assert await restarted.send(approve) == {}  # the client's retry: a duplicate
+        await restarted.settle()
+        assert await actions(restarted, "review.approve") == ["review.approve"]
+        assert sum("is approved" in text(m) for m in sink.to(ADA)) == 1
+        assert len(sink.to(RITA)) == 2  # the review and one status, no refusal
+        assert [(r.status, r.outcome) for r in await restarted.inbound()
+                if r.idempotency_key == str(approve["Message-ID"])] == [
+            ("done", "review:approve")]
+        assert (await submission(restarted)).status == "approved"
+    finally:
+        await stop_intake(restarted)

@@ -1,0 +1,347 @@
+"""What each logged e-mail means, for the one event worker (``core.worker``).
+
+``translate`` reads the raw message (MIME, quotes, robots and bounces, plus-address
+tags) in a thread, touching nothing else. ``apply`` runs inside the event's one
+transaction: the thread match and stranger check, a bounce on record, an answer in a
+review thread, or the conversation's turn; every reply it queues already carries what
+delivery needs (Message-ID, In-Reply-To, References, subject, reply token), so the
+deliverer only composes and sends. A reply nothing holds up is claimed in the same
+transaction and delivered right after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import loops, repository
+from core.conversation import Inbound
+from core.inbound import StoredEvent
+from core.outbox import LEASE, OutboundRecord, OutboxWorker, enqueue
+from core.render import Renderer
+from core.review import ReviewDesk, Reviewer
+from core.service import ConversationKey, IntakeService
+from core.settings import Settings
+from mail import store
+from mail.compose import missing_fields
+from mail.options import MailOptions
+from mail.parsing import ParsedMail, parse_message
+from mail.review import ANSWER, is_reviewer, read_decision, review_by_mail, reviewer_text
+from mail.robots import Bounce, delivery_report, robot_reason
+from mail.threads import CHANNEL, SubmitAddress, ThreadMatch, match_thread, new_message_id
+
+if TYPE_CHECKING:
+    from core.worker import Unit
+
+log = logging.getLogger(__name__)
+WINDOW = timedelta(hours=1)  # the loop guard looks this far back
+
+
+@dataclass(frozen=True)
+class MailFacts:
+    """One e-mail as facts: parsed, classified, no database involved."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    mail: ParsedMail  # without the parsed tree: it is not kept while the turn runs
+    bounce: Bounce | None
+    robot: str | None
+    tags: list[str]
+    written: str  # every line the sender wrote (a reviewer's text), quotes removed
+    event: Inbound
+
+
+def _annotate_claimed(unit: Unit, outbox_id: int, delivery: dict[str, Any]) -> None:
+    """A reply the core's turn already claimed for direct delivery carries a copy of its
+    payload taken before ``delivery`` was added: give the copy the same."""
+    claimed: list[OutboundRecord] = getattr(unit, "claimed", [])
+    for index, record in enumerate(claimed):
+        if record.id == outbox_id:
+            mail = {**(record.payload.get("mail") or {}), **delivery}
+            claimed[index] = dataclasses.replace(record, payload={**record.payload,
+                                                                  "mail": mail})
+
+
+class _InTransaction:
+    """A ``Database`` stand-in whose transaction is the event's own (``ReviewDesk``
+    opens one; inside the worker's transaction it must use that one)."""
+
+    def __init__(self, session: AsyncSession, is_sqlite: bool) -> None:
+        self.session = session
+        self.is_sqlite = is_sqlite
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        yield self.session
+
+
+class MailHandler:
+    """Channel ``mail`` of the inbound worker."""
+
+    channel = CHANNEL
+
+    def __init__(self, settings: Settings, service: IntakeService, renderer: Renderer,
+                 options: MailOptions, direct: OutboxWorker | None = None) -> None:
+        self.settings = settings
+        self.service = service
+        self.renderer = renderer
+        self.options = options
+        self.address = SubmitAddress.parse(settings.submit_address)
+        self.direct = direct if hasattr(direct, "deliver_claimed") else None
+        self._deliveries: set[asyncio.Task[Any]] = set()
+
+    # -- translate: pure ------------------------------------------------------------------
+
+    async def translate(self, event: StoredEvent) -> MailFacts:
+        return await asyncio.to_thread(self._read, event)
+
+    def _read(self, event: StoredEvent) -> MailFacts:
+        mail_from = str(event.payload.get("mail_from") or "")
+        rcpt_tos = [str(r) for r in event.payload.get("rcpt_tos") or []]
+        mail = parse_message(event.raw or b"", envelope_from=mail_from)
+        bounce = delivery_report(mail)
+        reason = None if bounce else robot_reason(mail, mail_from)
+        if reason is None and bounce is None and self.address.accepts(mail.from_address):
+            reason = "ourselves"
+        written = reviewer_text(mail) if reason is None and bounce is None else ""
+        ignored = mail.ignored
+        if mail.ignored_more:
+            ignored += (self.renderer.render(
+                "mail_more_attachments", {"count": mail.ignored_more}, "mail"),)
+        inbound = Inbound("text", text=mail.text, file=mail.card,
+                          sender_email=mail.from_address, ignored_attachments=ignored)
+        tags = [t for t in (self.address.tag_of(r) for r in rcpt_tos) if t]
+        return MailFacts(mail_from, rcpt_tos, dataclasses.replace(mail, message=None), bounce,
+                         reason, tags, written, inbound)
+
+    # -- apply: inside the event's transaction --------------------------------------------
+
+    async def apply(self, unit: Unit, facts: MailFacts) -> str:
+        session, mail = unit.session, facts.mail
+        sender = mail.from_address
+        if facts.bounce is not None:
+            await self._record_bounce(session, facts, facts.bounce)
+            return "bounce"
+        if facts.robot is not None:
+            await self.service.audit_in(
+                session, actor=sender or facts.mail_from or "unknown", channel=CHANNEL,
+                action="mail.automated_ignored",
+                detail={"reason": facts.robot, "message_id": mail.message_id,
+                        "subject": mail.subject})
+            return f"robot:{facts.robot}"
+        if not sender:
+            return "no-sender"
+        quoted = [*mail.in_reply_to, *reversed(mail.references)]
+        # A review token names its thread exactly; then a contributor's token or thread;
+        # then a reply to a review e-mail that lost the token on the way.
+        review = await store.review_match(session, facts.tags, [])
+        match = None if review else await match_thread(session, facts.tags, quoted)
+        if review is None and match is None:
+            review = await store.review_match(session, [], quoted)
+        if review is not None:
+            return await self._review_answer(unit, facts, review)
+        if match is not None and sender not in await store.speakers(session, match):
+            await self._refuse_stranger(unit, facts, match)
+            return "stranger"
+        return await self._turn(unit, facts, match.contributor_id if match else sender)
+
+    async def _turn(self, unit: Unit, facts: MailFacts, contributor: str) -> str:
+        session = unit.session
+        before = loops.progress_of(await repository.mail_conversation_state(session,
+                                                                            contributor))
+        outcome = await unit.turn(ConversationKey(CHANNEL, contributor), facts.event)
+        state = outcome.state.model_dump(mode="json") if outcome.state is not None else {}
+        progressed = loops.progress_of(state) != before
+        later = bool(unit.follow_ups)  # a card fetched by URL joins this reply, then it goes
+        for outbox_id in outcome.outbox_ids:
+            delivery = await self._threading(session, facts.mail, contributor)
+            delivery["token"] = await store.token(session, contributor, state.get("reference"))
+            if not later:
+                delivery.update(phase=state.get("phase"), missing=missing_fields(state))
+            await repository.mail_annotate_outbox(session, outbox_id, delivery)
+            _annotate_claimed(unit, outbox_id, delivery)
+            await store.record_outbound(
+                session, outbox_id=outbox_id, recipient=contributor,
+                contributor_id=contributor, submission_id=state.get("submission_id"),
+                message_id=delivery["message_id"], subject=facts.mail.subject)
+            await self._guard_and_claim(unit, outbox_id, contributor, progressed,
+                                        state.get("submission_id"), held=later)
+        return "conversation"
+
+    async def _threading(self, session: AsyncSession, mail: ParsedMail,
+                         recipient: str) -> dict[str, Any]:
+        """Our reply's Message-ID, and its place in the thread of the message it answers."""
+        references = [*mail.references, mail.message_id][-10:]
+        in_reply_to: str | None = mail.message_id
+        if mail.message_id.startswith("<sha256."):  # made up by us: means nothing to them
+            earlier = await store.previous(session, recipient)
+            in_reply_to = earlier.message_id if earlier is not None else None
+            references = [m for m in references if m != mail.message_id]
+            if in_reply_to:
+                references.append(in_reply_to)
+        return {"message_id": new_message_id(self.address.domain), "in_reply_to": in_reply_to,
+                "references": references, "subject": mail.subject}
+
+    async def _guard_and_claim(self, unit: Unit, outbox_id: int, recipient: str,
+                               progressed: bool, submission_id: int | None, *,
+                               held: bool = False) -> None:
+        """The core's loop guard, then (if nothing holds it) a claim for direct delivery."""
+        session, now = unit.session, self.service.clock()
+        claimed: list[OutboundRecord] = getattr(unit, "claimed", [])  # by the core's turn
+        if await loops.repeats_itself(session, outbox_id=outbox_id, progressed=progressed,
+                                      limit=self.options.replies_per_hour, window=WINDOW,
+                                      now=now):
+            ours = [record for record in claimed if record.id == outbox_id]
+            for record in ours:
+                claimed.remove(record)
+            await loops.suppress(session, outbox_id, claimed_here=bool(ours))
+            await self.service.audit_in(
+                session, actor="intake", channel=CHANNEL, action="mail.reply_suppressed",
+                submission_id=submission_id,
+                detail={"recipient": recipient, "outbox_id": outbox_id,
+                        "limit_per_hour": self.options.replies_per_hour})
+            return
+        if held or self.direct is None or any(r.id == outbox_id for r in claimed):
+            return
+        record = await repository.mail_claim_outbox(session, outbox_id, LEASE, now)
+        if record is not None:
+            unit.after_commit.append(lambda: self._deliver_now(record))
+
+    async def _deliver_now(self, record: OutboundRecord) -> None:
+        """After the commit: hand the claimed reply to the deliverer, in the background."""
+        assert self.direct is not None
+        task = asyncio.create_task(self.direct.deliver_claimed([record]),
+                                   name=f"mail-deliver-{record.id}")
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let direct deliveries finish for ``grace`` seconds, then cut them short (their
+        rows keep a lease and are retried after it)."""
+        tasks = set(self._deliveries)
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def _refuse_stranger(self, unit: Unit, facts: MailFacts, match: ThreadMatch) -> None:
+        """Someone else answered a contributor's thread: tell them, politely, change nothing."""
+        session, mail = unit.session, facts.mail
+        delivery = await self._threading(session, mail, mail.from_address)
+        payload = {"parts": [{"template": "mail_stranger",
+                              "context": {"reference": match.reference,
+                                          "submit_address": self.address.address}}],
+                   "choices": None, "reference": None,
+                   "mail": {"kind": "notice", **delivery, "token": None, "phase": None,
+                            "missing": []}}
+        message = enqueue(session, CHANNEL, mail.from_address, payload)
+        await session.flush()
+        await store.record_outbound(session, outbox_id=message.id, recipient=mail.from_address,
+                                    contributor_id=None, submission_id=None,
+                                    message_id=delivery["message_id"], subject=mail.subject)
+        await self.service.audit_in(session, actor=mail.from_address, channel=CHANNEL,
+                                    action="mail.stranger_refused",
+                                    submission_id=match.submission_id,
+                                    detail={"conversation": match.contributor_id,
+                                            "matched_by": match.by,
+                                            "message_id": mail.message_id})
+        await self._guard_and_claim(unit, message.id, mail.from_address, False, None)
+
+    async def _record_bounce(self, session: AsyncSession, facts: MailFacts,
+                             bounce: Bounce) -> None:
+        """A delivery report about one of our e-mails goes on the submission's record."""
+        ours = await store.outbound_by_message_ids(session, list(bounce.original_message_ids))
+        action = {"failed": "mail.bounced", "delayed": "mail.delayed"}.get(bounce.action,
+                                                                          "mail.delivery_report")
+        actor = facts.mail.from_address or facts.mail_from or "mailer-daemon"
+        detail = {"recipients": list(bounce.recipients), "status": bounce.status,
+                  "diagnostic": bounce.diagnostic, "action": bounce.action}
+        if not ours:
+            await self.service.audit_in(session, actor=actor, channel=CHANNEL,
+                                        action="mail.bounce_unmatched",
+                                        detail={**detail, "message_ids":
+                                                list(bounce.original_message_ids)})
+            return
+        for outbound in ours:
+            if bounce.action == "failed":
+                await store.mark_outbound(session, outbound.id, "bounced")
+            await self.service.audit_in(session, actor=actor, channel=CHANNEL, action=action,
+                                        submission_id=outbound.submission_id,
+                                        detail={**detail, "message_id": outbound.message_id,
+                                                "contributor": outbound.contributor_id})
+
+    # -- an answer in a review thread ---------------------------------------------------------
+
+    async def _review_answer(self, unit: Unit, facts: MailFacts,
+                             match: store.ReviewMatch) -> str:
+        """Only a listed reviewer's decision changes anything; it commits with the event."""
+        session, mail = unit.session, facts.mail
+        sender = mail.from_address
+        if not review_by_mail(self.settings):
+            await self.service.audit_in(session, actor=sender, channel=CHANNEL,
+                                        action="mail.review_mode_off",
+                                        submission_id=match.submission_id,
+                                        detail={"message_id": mail.message_id})
+            return "review:off"
+        if not is_reviewer(self.settings, sender):
+            told = await repository.mail_audited(session, submission_id=match.submission_id,
+                                                 actor=sender, action="mail.review_outsider")
+            await self.service.audit_in(session, actor=sender, channel=CHANNEL,
+                                        action="mail.review_outsider",
+                                        submission_id=match.submission_id,
+                                        detail={"message_id": mail.message_id,
+                                                "matched_by": match.by, "told": not told})
+            if not told:  # they hear so once per submission, then silence
+                await self._tell(unit, facts, match, "review_refused_not_reviewer",
+                                 {"reference": match.reference}, notice=True)
+            return "review:outsider"
+        found = read_decision(facts.written)
+        if found is None:
+            await self.service.audit_in(session, actor=sender, channel=CHANNEL,
+                                        action="mail.review_comment",
+                                        submission_id=match.submission_id,
+                                        detail={"text": facts.written[:2000],
+                                                "message_id": mail.message_id})
+            await self._tell(unit, facts, match, "review_unclear",
+                             {"reference": match.reference})
+            return "review:comment"
+        decision, words = found
+        desk = ReviewDesk(_InTransaction(session, self.service.db.is_sqlite),  # type: ignore[arg-type]
+                          clock=self.service.clock)
+        result = await desk.decide(match.reference,
+                                   Reviewer(id=sender, channel=CHANNEL, email=sender),
+                                   decision, words, is_reviewer=True)
+        if result.applied:
+            return f"review:{decision}"
+        await self._tell(unit, facts, match, result.refused or "review_refused_unknown",
+                         {"reference": match.reference, "status": result.status,
+                          "decided_by": result.decided_by})
+        return "review:refused"
+
+    async def _tell(self, unit: Unit, facts: MailFacts, match: store.ReviewMatch,
+                    template: str, context: dict[str, Any], notice: bool = False) -> None:
+        """An answer to one person's e-mail in a review thread, threaded under it."""
+        session, mail = unit.session, facts.mail
+        recipient = mail.from_address
+        message_id = new_message_id(self.address.domain)
+        payload = {"kind": ANSWER, "reference": match.reference, "notice": notice,
+                   "parts": [{"template": template, "context": context}], "choices": None,
+                   "mail": {"message_id": message_id, "in_reply_to": mail.message_id,
+                            "references": [*mail.references, mail.message_id][-10:]}}
+        message = enqueue(session, "review", recipient, payload,
+                          submission_id=match.submission_id)
+        await session.flush()
+        await store.record_outbound(session, outbox_id=message.id, recipient=recipient,
+                                    contributor_id=None, submission_id=match.submission_id,
+                                    message_id=message_id,
+                                    context={"review": match.reference})
+        await self._guard_and_claim(unit, message.id, recipient, False, match.submission_id)
