@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, and_, bindparam, func, or_, select, text, update
@@ -175,22 +175,25 @@ class InboundLog:
 
     # -- claiming -----------------------------------------------------------------------
 
-    def _eligible(self, now: datetime) -> Any:
-        """Pending, not leased by a live worker, and first of its order key."""
+    def _eligible(self, now: datetime, owner: str | None = None) -> Any:
+        """Pending, and first of its order key with no live lease, or leased to ``owner``
+        already (a claim whose in-memory copy this worker dropped: taken up again)."""
         earlier = aliased(LoggedEvent)
         blocked = (select(earlier.id)
                    .where(earlier.order_key == LoggedEvent.order_key,
                           earlier.id < LoggedEvent.id, earlier.status == PENDING)
                    .exists())
         free = or_(LoggedEvent.lease_until.is_(None), LoggedEvent.lease_until <= now)
-        return and_(LoggedEvent.status == PENDING, free, ~blocked)
+        first = and_(free, ~blocked)
+        mine = or_(first, LoggedEvent.lease_owner == owner) if owner is not None else first
+        return and_(LoggedEvent.status == PENDING, mine)
 
     async def claim(self, owner: str, lease: timedelta, limit: int = 50,
                     channels: list[str] | None = None) -> list[StoredEvent]:
         """Lease up to ``limit`` events (one transaction); each claim counts an attempt."""
         now = self.clock()
         async with self.db.transaction() as session:
-            query = (select(LoggedEvent).where(self._eligible(now))
+            query = (select(LoggedEvent).where(self._eligible(now, owner))
                      .order_by(LoggedEvent.id).limit(limit))
             if channels is not None:
                 query = query.where(LoggedEvent.channel.in_(channels))
@@ -222,17 +225,18 @@ class InboundLog:
                                         "now": self.clock()})
 
     async def failed(self, event_id: int, error: BaseException, *, poison_after: int,
-                     retry_in: timedelta, owner: str | None) -> str:
+                     retry_in: timedelta, owner: str) -> str:
         """Record a failed attempt; past ``poison_after`` attempts it is set aside."""
         now = self.clock()
         async with self.db.transaction() as session:
             row = await session.get(LoggedEvent, event_id)
             if row is None or row.status != PENDING:
                 return row.status if row is not None else "missing"
-            if row.lease_owner is not None and row.lease_owner != owner:
+            live = row.lease_until is not None and _aware(row.lease_until) > now
+            if row.lease_owner not in (None, owner) and live:
                 return row.status  # someone else holds it now: their attempt, not ours
-            if owner is None:
-                row.attempts += 1  # a handed-over event had not counted this attempt yet
+            if row.lease_owner != owner:
+                row.attempts += 1  # handed over, never claimed: this attempt was not counted
             row.error = repr(error)[:2000]
             if row.attempts >= poison_after:
                 row.status = POISONED
@@ -305,6 +309,11 @@ _FINISH = text(
     "UPDATE inbound_log SET status = 'done', outcome = :outcome, processed_at = :now, "
     "lease_owner = NULL, lease_until = NULL, error = NULL WHERE id = :id"
 ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _resolve(future: asyncio.Future[Appended], result: Appended) -> None:

@@ -223,8 +223,7 @@ class EventWorker:
         except Exception as error:  # noqa: BLE001 - counted, retried, then set aside
             log.exception("inbound event %s (%s) failed", event.id, event.channel)
             status = await self.log.failed(event.id, error, poison_after=self.poison_after,
-                                           retry_in=self.retry_in,
-                                           owner=self.owner if claimed else None)
+                                           retry_in=self.retry_in, owner=self.owner)
             log_event(log, "event failed", logging.WARNING, channel=event.channel,
                       event=event.id, status=status, error=type(error).__name__)
             self.wake()

@@ -170,6 +170,7 @@ async def test_a_bug_while_processing_keeps_the_message_for_a_retry(
         await eventually(failed_once)
         [row] = await intake.inbound()
         assert row.status == "pending"  # kept for another attempt, nothing half-done
+        assert "parser bug" in (row.error or "")  # and why it failed, for the operator
         assert sink.messages == []
         async with db.transaction() as session:
             assert (await session.scalars(select(Conversation))).all() == []
