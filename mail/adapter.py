@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 
-from core.outbox import OutboxWorker
 from core.runtime import Runtime
 from core.service import REVIEW_CHANNEL
 from mail.delivery import MailDeliverer
@@ -49,10 +48,10 @@ class MailAdapter:
         if review_by_mail(runtime.settings):
             runtime.deliverers[REVIEW_CHANNEL] = ReviewMailDeliverer(
                 runtime.settings, runtime.db, runtime.renderer, runtime.service, self.options)
-        # Replies leave right after their turn commits, through the same deliverers.
-        direct = OutboxWorker(runtime.db, runtime.deliverers)
+        # Replies leave right after their turn commits, through the process's one outbox
+        # worker (its lease, its give-up time, its channel loops woken after each).
         self.handler = MailHandler(runtime.settings, runtime.service, runtime.renderer,
-                                   self.options, direct)
+                                   self.options, runtime.worker(), desk=runtime.desk)
         runtime.handlers[CHANNEL] = self.handler
         return deliverer
 

@@ -12,10 +12,8 @@ transaction and delivered right after the commit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -70,27 +68,16 @@ def _annotate_claimed(unit: Unit, outbox_id: int, delivery: dict[str, Any]) -> N
                                                                   "mail": mail})
 
 
-class _InTransaction:
-    """A ``Database`` stand-in whose transaction is the event's own (``ReviewDesk``
-    opens one; inside the worker's transaction it must use that one)."""
-
-    def __init__(self, session: AsyncSession, is_sqlite: bool) -> None:
-        self.session = session
-        self.is_sqlite = is_sqlite
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        yield self.session
-
-
 class MailHandler:
     """Channel ``mail`` of the inbound worker."""
 
     channel = CHANNEL
 
     def __init__(self, settings: Settings, service: IntakeService, renderer: Renderer,
-                 options: MailOptions, direct: OutboxWorker | None = None) -> None:
+                 options: MailOptions, direct: OutboxWorker | None = None,
+                 desk: ReviewDesk | None = None) -> None:
         self.settings = settings
+        self.desk = desk or ReviewDesk(service.db, clock=service.clock)
         self.service = service
         self.renderer = renderer
         self.options = options
@@ -315,11 +302,9 @@ class MailHandler:
                              {"reference": match.reference})
             return "review:comment"
         decision, words = found
-        desk = ReviewDesk(_InTransaction(session, self.service.db.is_sqlite),  # type: ignore[arg-type]
-                          clock=self.service.clock)
-        result = await desk.decide(match.reference,
-                                   Reviewer(id=sender, channel=CHANNEL, email=sender),
-                                   decision, words, is_reviewer=True)
+        result = await self.desk.decide_in(session, match.reference,
+                                           Reviewer(id=sender, channel=CHANNEL, email=sender),
+                                           decision, words, is_reviewer=True)
         if result.applied:
             return f"review:{decision}"
         await self._tell(unit, facts, match, result.refused or "review_refused_unknown",
