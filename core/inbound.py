@@ -190,7 +190,11 @@ class InboundLog:
 
     async def claim(self, owner: str, lease: timedelta, limit: int = 50,
                     channels: list[str] | None = None) -> list[StoredEvent]:
-        """Lease up to ``limit`` events (one transaction); each claim counts an attempt."""
+        """Lease up to ``limit`` events (one transaction).
+
+        A claim is not an attempt: an event may wait in a claimed batch through a crash
+        without being at fault. ``started`` counts the attempt when its turn comes.
+        """
         now = self.clock()
         async with self.db.transaction() as session:
             query = (select(LoggedEvent).where(self._eligible(now, owner))
@@ -201,10 +205,25 @@ class InboundLog:
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.scalars(query)).all()
             for row in rows:
-                row.attempts += 1
                 row.lease_owner = owner
                 row.lease_until = now + lease
             return [stored(row) for row in rows]
+
+    async def started(self, event_id: int, owner: str, lease: timedelta) -> bool:
+        """A claimed event's processing begins: count the attempt, renew the lease.
+
+        Committed before the work, so an event that kills the worker every time is
+        counted every time (and set aside by ``poison_stale``). False: not ours any more.
+        """
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(LoggedEvent).where(LoggedEvent.id == event_id,
+                                          LoggedEvent.status == PENDING,
+                                          LoggedEvent.lease_owner == owner)
+                .values(attempts=LoggedEvent.attempts + 1,
+                        lease_until=self.clock() + lease)
+                .execution_options(synchronize_session=False))
+            return bool(result.rowcount)
 
     async def take(self, session: AsyncSession, event_id: int, owner: str) -> bool:
         """Lock one event inside the caller's transaction, if it is this worker's to do.

@@ -207,6 +207,8 @@ class EventWorker:
         if handler is None:
             return None
         started = time.perf_counter()
+        if claimed and not await self.log.started(event.id, self.owner, self.lease):
+            return None  # its lease ran out while it waited here: someone else has it
         try:
             translated = await handler.translate(event)
             async with self.service.db.transaction() as session:

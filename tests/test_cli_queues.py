@@ -25,8 +25,8 @@ async def _set_aside(url: str) -> None:
         await session.flush()
         dead.status, dead.last_error = "dead", "SMTPRecipientRefused(550)"
     for _ in range(3):
-        claimed = await log.claim("gone", lease=timedelta(0), limit=1)
-        assert claimed
+        claimed = await log.claim("gone", lease=timedelta(seconds=60), limit=1)
+        assert claimed and await log.started(claimed[0].id, "gone", timedelta(0))
     await log.poison_stale(3)
     await db.dispose()
 

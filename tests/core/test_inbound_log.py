@@ -152,11 +152,26 @@ async def test_an_event_that_keeps_killing_the_worker_is_set_aside(db: Database)
     await inbound.append(new("deadly"))
     for crash in range(3):
         claimed = await inbound.claim(f"worker-{crash}", timedelta(seconds=60))
-        assert len(claimed) == 1  # claimed, then the process died mid-turn
-        clock.now += timedelta(seconds=61)
+        assert len(claimed) == 1
+        assert await inbound.started(claimed[0].id, f"worker-{crash}", timedelta(seconds=60))
+        clock.now += timedelta(seconds=61)  # its turn began, then the process died
     assert await worker.run_once() == 0
     assert [line.status for line in await inbound.lines()] == ["poisoned"]
     assert handler.applied == []
+
+
+async def test_waiting_in_a_claimed_batch_through_crashes_is_no_fault(db: Database) -> None:
+    """Events claimed by workers that died before their turn came are not poisoned."""
+    clock = Clock()
+    handler = Recorder()
+    inbound, worker = worker_for(db, handler, clock, take_handed_over=False)
+    await inbound.append(new("innocent"))
+    for crash in range(5):
+        assert await inbound.claim(f"worker-{crash}", timedelta(seconds=60))
+        clock.now += timedelta(seconds=61)
+    assert await worker.run_once() == 1
+    assert handler.applied == ["innocent"]
+    assert [(line.status, line.attempts) for line in await inbound.lines()] == [("done", 1)]
 
 
 async def test_two_workers_on_one_database_process_each_event_once(
