@@ -29,6 +29,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
+from core.logs import event as log_event
 from core.storage.database import Database
 from core.storage.models import OutboxMessage, utcnow
 
@@ -315,6 +316,9 @@ class OutboxWorker:
         if not await future:
             log.warning("outbox #%d: lease lost before it was finished (sent); another "
                         "worker has it", record.id)
+        else:
+            log_event(log, "delivered", channel=record.channel, outbox=record.id,
+                      attempt=record.attempts)
 
     async def _write_sent(self) -> None:
         while self._sent:
@@ -361,6 +365,10 @@ class OutboxWorker:
                              else backoff(record.attempts, self.schedule))
                     values = {"status": "pending", "next_attempt_at": now + delay,
                               "last_error": repr(error)[:2000]}
+                    log_event(log, "delivery failed, will retry", logging.WARNING,
+                              channel=record.channel, outbox=record.id,
+                              attempt=record.attempts, retry_in=str(delay),
+                              error=type(error).__name__)
             result = await session.execute(update(OutboxMessage).where(self._ours(record))
                                            .values(**values)
                                            .execution_options(synchronize_session=False))
