@@ -103,19 +103,14 @@ class IntakeService:
 
     async def handle(self, key: ConversationKey, event: Inbound, *,
                      source: str | None = None, external_id: str | None = None,
-                     merge_into: int | None = None, hold_seconds: float = 0.0,
                      ) -> TurnOutcome:
-        """Process one inbound event; a repeated ``(source, external_id)`` does nothing.
-
-        An adapter that turns one action into several turns (a whole form) sends one
-        message: ``hold_seconds`` keeps the reply from the worker for that long (or until
-        ``release``), and ``merge_into`` (an outbox id) adds the reply to that one.
-        """
+        """One turn in a transaction of its own, card URLs fetched in between: the path of
+        tests and benchmarks that drive the core without the inbound log (adapters log
+        their events and the worker calls ``turn_in``). A repeated ``(source,
+        external_id)`` does nothing."""
         async with self._lock(key):
             try:
-                outcome, fetches = await self._turn(key, event, source, external_id,
-                                                    merge_into=merge_into,
-                                                    hold_seconds=hold_seconds)
+                outcome, fetches = await self._turn(key, event, source, external_id)
             except IntegrityError:
                 if external_id is None:
                     raise
@@ -123,26 +118,15 @@ class IntakeService:
             for fetch in fetches:
                 follow_up = await self._fetch(fetch.url)
                 more, _ = await self._turn(key, follow_up, None, None, merge_into=(
-                    outcome.outbox_ids[-1] if outcome.outbox_ids else merge_into))
+                    outcome.outbox_ids[-1] if outcome.outbox_ids else None))
                 outcome.replies += more.replies
                 outcome.outbox_ids += more.outbox_ids
                 outcome.state = more.state
                 outcome.submission_reference = (more.submission_reference
                                                 or outcome.submission_reference)
-        if self.on_enqueued and not hold_seconds and outcome.outbox_ids:
+        if self.on_enqueued and outcome.outbox_ids:
             self.on_enqueued()
         return outcome
-
-    async def release(self, outbox_ids: list[int]) -> None:
-        """Held replies may go now (see ``handle``)."""
-        if not outbox_ids:
-            return
-        async with self.db.transaction() as session:
-            await session.execute(update(OutboxMessage).where(
-                OutboxMessage.id.in_(outbox_ids), OutboxMessage.status == "pending")
-                .values(next_attempt_at=self.clock()))
-        if self.on_enqueued:
-            self.on_enqueued()
 
     async def hold_in(self, session: AsyncSession, outbox_ids: list[int],
                       seconds: float) -> None:
@@ -172,19 +156,17 @@ class IntakeService:
 
     async def _turn(self, key: ConversationKey, event: Inbound, source: str | None,
                     external_id: str | None, merge_into: int | None = None,
-                    hold_seconds: float = 0.0) -> tuple[TurnOutcome, list[FetchCard]]:
+                    ) -> tuple[TurnOutcome, list[FetchCard]]:
         async with self.db.transaction() as session:
             if external_id is not None and source is not None:
                 if await self._seen(session, source, external_id):
                     return TurnOutcome(duplicate=True), []
                 session.add(InboundEvent(source=source, external_id=external_id[:998]))
                 await session.flush()
-            return await self.turn_in(session, key, event, merge_into=merge_into,
-                                      hold_seconds=hold_seconds)
+            return await self.turn_in(session, key, event, merge_into=merge_into)
 
     async def turn_in(self, session: AsyncSession, key: ConversationKey, event: Inbound, *,
-                      merge_into: int | None = None, hold_seconds: float = 0.0,
-                      claim_for: timedelta | None = None,
+                      merge_into: int | None = None, claim_for: timedelta | None = None,
                       ) -> tuple[TurnOutcome, list[FetchCard]]:
         """One turn inside the caller's transaction (the worker's, one per inbound event):
         load the state locked, ``step``, carry out the effects, save, queue the reply.
@@ -235,12 +217,10 @@ class IntakeService:
             return outcome, fetches
         message = enqueue(session, key.channel, key.contributor_id, payload,
                           submission_id=new_state.submission_id, now=self.clock(),
-                          claim_for=None if hold_seconds or fetches else claim_for)
-        if hold_seconds:
-            message.next_attempt_at = self.clock() + timedelta(seconds=hold_seconds)
+                          claim_for=None if fetches else claim_for)
         await session.flush()
         outcome.outbox_ids.append(message.id)
-        if claim_for is not None and not hold_seconds and not fetches and is_claimed(message):
+        if claim_for is not None and not fetches and is_claimed(message):
             outcome.claimed.append(record_from_row(message))
         return outcome, fetches
 
