@@ -8,16 +8,14 @@ read and the writes that follow it commit together. Each adapter has its own sec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func as sa_func
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core.conversation import ConversationState
-from core.outbox import OutboundRecord
 from core.storage.models import (
     AuditEntry,
     Base,
@@ -88,31 +86,6 @@ async def mail_annotate_outbox(session: AsyncSession, outbox_id: int,
     row = await session.get(OutboxMessage, outbox_id)
     if row is not None:
         row.payload = {**row.payload, "mail": {**(row.payload.get("mail") or {}), **delivery}}
-
-
-async def mail_claim_outbox(session: AsyncSession, outbox_id: int, lease: timedelta,
-                            now: datetime) -> OutboundRecord | None:
-    """Claim a just-queued row for delivery right after the commit (no claim transaction).
-
-    Not when an earlier message to the same recipient still waits (order per recipient)
-    or the row is held (a follow-up will join it): the outbox worker takes those.
-    """
-    row = await session.get(OutboxMessage, outbox_id)
-    if row is None or row.status != "pending":
-        return None
-    due = row.next_attempt_at
-    if (due.replace(tzinfo=UTC) if due.tzinfo is None else due) > now:
-        return None
-    earlier = aliased(OutboxMessage)
-    waiting = await session.scalar(select(earlier.id).where(
-        earlier.channel == row.channel, earlier.recipient == row.recipient,
-        earlier.id < row.id, earlier.status.in_(WAITING)).limit(1))
-    if waiting is not None:
-        return None
-    row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now + lease
-    await session.flush()
-    return OutboundRecord(row.id, row.channel, row.recipient, row.submission_id,
-                          dict(row.payload), row.attempts)
 
 
 async def mail_review_waiting_before(session: AsyncSession, submission_id: int | None,

@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.conversation import Inbound
 from core.inbound import InboundLog, NewEvent, StoredEvent
 from core.logs import event as log_event
-from core.outbox import OutboundRecord, OutboxWorker
+from core.outbox import OutboundRecord, OutboxWorker, enqueue, is_claimed, record_from_row
 from core.service import ConversationKey, IntakeService, TurnOutcome
-from core.storage.models import LoggedEvent
+from core.storage.models import LoggedEvent, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,19 @@ class Unit:
                                                row.order_key, payload, None, 0,
                                                row.received_at))
         return outcome
+
+
+    async def enqueue(self, channel: str, recipient: str, payload: dict[str, Any],
+                      submission_id: int | None = None) -> OutboxMessage:
+        """A message of the channel's own (a notice, an answer) in this transaction,
+        claimed for delivery right after the commit like a turn's reply, when this process
+        can deliver it and nothing earlier to the same recipient waits."""
+        message = enqueue(self.session, channel, recipient, payload, submission_id,
+                          claim_for=self.direct(channel), now=self.service.clock())
+        await self.session.flush()
+        if is_claimed(message):
+            self.claimed.append(record_from_row(message))
+        return message
 
 
 class FetchHandler:

@@ -48,10 +48,10 @@ class MailAdapter:
         if review_by_mail(runtime.settings):
             runtime.deliverers[REVIEW_CHANNEL] = ReviewMailDeliverer(
                 runtime.settings, runtime.db, runtime.renderer, runtime.service, self.options)
-        # Replies leave right after their turn commits, through the process's one outbox
-        # worker (its lease, its give-up time, its channel loops woken after each).
+        # Replies leave right after their turn commits: the event worker claims them in
+        # the turn and hands them to the process's one outbox worker.
         self.handler = MailHandler(runtime.settings, runtime.service, runtime.renderer,
-                                   self.options, runtime.worker(), desk=runtime.desk)
+                                   self.options, desk=runtime.desk)
         runtime.handlers[CHANNEL] = self.handler
         return deliverer
 
@@ -83,5 +83,3 @@ class MailAdapter:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=5)
             self._server = None
-        if self.handler is not None:
-            await self.handler.stop()

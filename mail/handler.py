@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import loops, repository
 from core.conversation import Inbound
 from core.inbound import StoredEvent
-from core.outbox import LEASE, OutboundRecord, OutboxWorker, enqueue
 from core.render import Renderer
 from core.review import ReviewDesk, Reviewer
 from core.service import ConversationKey, IntakeService
@@ -60,12 +59,11 @@ class MailFacts:
 def _annotate_claimed(unit: Unit, outbox_id: int, delivery: dict[str, Any]) -> None:
     """A reply the core's turn already claimed for direct delivery carries a copy of its
     payload taken before ``delivery`` was added: give the copy the same."""
-    claimed: list[OutboundRecord] = getattr(unit, "claimed", [])
-    for index, record in enumerate(claimed):
+    for index, record in enumerate(unit.claimed):
         if record.id == outbox_id:
             mail = {**(record.payload.get("mail") or {}), **delivery}
-            claimed[index] = dataclasses.replace(record, payload={**record.payload,
-                                                                  "mail": mail})
+            unit.claimed[index] = dataclasses.replace(record, payload={**record.payload,
+                                                                       "mail": mail})
 
 
 class MailHandler:
@@ -74,16 +72,13 @@ class MailHandler:
     channel = CHANNEL
 
     def __init__(self, settings: Settings, service: IntakeService, renderer: Renderer,
-                 options: MailOptions, direct: OutboxWorker | None = None,
-                 desk: ReviewDesk | None = None) -> None:
+                 options: MailOptions, desk: ReviewDesk | None = None) -> None:
         self.settings = settings
         self.desk = desk or ReviewDesk(service.db, clock=service.clock)
         self.service = service
         self.renderer = renderer
         self.options = options
         self.address = SubmitAddress.parse(settings.submit_address)
-        self.direct = direct if hasattr(direct, "deliver_claimed") else None
-        self._deliveries: set[asyncio.Task[Any]] = set()
 
     # -- translate: pure ------------------------------------------------------------------
 
@@ -159,8 +154,8 @@ class MailHandler:
                 session, outbox_id=outbox_id, recipient=contributor,
                 contributor_id=contributor, submission_id=state.get("submission_id"),
                 message_id=delivery["message_id"], subject=facts.mail.subject)
-            await self._guard_and_claim(unit, outbox_id, contributor, progressed,
-                                        state.get("submission_id"), held=later)
+            await self._guard(unit, outbox_id, contributor, progressed,
+                              state.get("submission_id"))
         return "conversation"
 
     async def _threading(self, session: AsyncSession, mail: ParsedMail,
@@ -177,48 +172,22 @@ class MailHandler:
         return {"message_id": new_message_id(self.address.domain), "in_reply_to": in_reply_to,
                 "references": references, "subject": mail.subject}
 
-    async def _guard_and_claim(self, unit: Unit, outbox_id: int, recipient: str,
-                               progressed: bool, submission_id: int | None, *,
-                               held: bool = False) -> None:
-        """The core's loop guard, then (if nothing holds it) a claim for direct delivery."""
+    async def _guard(self, unit: Unit, outbox_id: int, recipient: str, progressed: bool,
+                     submission_id: int | None) -> None:
+        """The core's loop guard: a reply that repeats itself to a robot is not sent."""
         session, now = unit.session, self.service.clock()
-        claimed: list[OutboundRecord] = getattr(unit, "claimed", [])  # by the core's turn
         if await loops.repeats_itself(session, outbox_id=outbox_id, progressed=progressed,
                                       limit=self.options.replies_per_hour, window=WINDOW,
                                       now=now):
-            ours = [record for record in claimed if record.id == outbox_id]
+            ours = [record for record in unit.claimed if record.id == outbox_id]
             for record in ours:
-                claimed.remove(record)
+                unit.claimed.remove(record)
             await loops.suppress(session, outbox_id, claimed_here=bool(ours))
             await self.service.audit_in(
                 session, actor="intake", channel=CHANNEL, action="mail.reply_suppressed",
                 submission_id=submission_id,
                 detail={"recipient": recipient, "outbox_id": outbox_id,
                         "limit_per_hour": self.options.replies_per_hour})
-            return
-        if held or self.direct is None or any(r.id == outbox_id for r in claimed):
-            return
-        record = await repository.mail_claim_outbox(session, outbox_id, LEASE, now)
-        if record is not None:
-            unit.after_commit.append(lambda: self._deliver_now(record))
-
-    async def _deliver_now(self, record: OutboundRecord) -> None:
-        """After the commit: hand the claimed reply to the deliverer, in the background."""
-        assert self.direct is not None
-        task = asyncio.create_task(self.direct.deliver_claimed([record]),
-                                   name=f"mail-deliver-{record.id}")
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Let direct deliveries finish for ``grace`` seconds, then cut them short (their
-        rows keep a lease and are retried after it)."""
-        tasks = set(self._deliveries)
-        if tasks:
-            _done, late = await asyncio.wait(tasks, timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
 
     async def _refuse_stranger(self, unit: Unit, facts: MailFacts, match: ThreadMatch) -> None:
         """Someone else answered a contributor's thread: tell them, politely, change nothing."""
@@ -230,8 +199,7 @@ class MailHandler:
                    "choices": None, "reference": None,
                    "mail": {"kind": "notice", **delivery, "token": None, "phase": None,
                             "missing": []}}
-        message = enqueue(session, CHANNEL, mail.from_address, payload)
-        await session.flush()
+        message = await unit.enqueue(CHANNEL, mail.from_address, payload)
         await store.record_outbound(session, outbox_id=message.id, recipient=mail.from_address,
                                     contributor_id=None, submission_id=None,
                                     message_id=delivery["message_id"], subject=mail.subject)
@@ -241,7 +209,7 @@ class MailHandler:
                                     detail={"conversation": match.contributor_id,
                                             "matched_by": match.by,
                                             "message_id": mail.message_id})
-        await self._guard_and_claim(unit, message.id, mail.from_address, False, None)
+        await self._guard(unit, message.id, mail.from_address, False, None)
 
     async def _record_bounce(self, session: AsyncSession, facts: MailFacts,
                              bounce: Bounce) -> None:
@@ -322,11 +290,10 @@ class MailHandler:
                    "parts": [{"template": template, "context": context}], "choices": None,
                    "mail": {"message_id": message_id, "in_reply_to": mail.message_id,
                             "references": [*mail.references, mail.message_id][-10:]}}
-        message = enqueue(session, "review", recipient, payload,
-                          submission_id=match.submission_id)
-        await session.flush()
+        message = await unit.enqueue("review", recipient, payload,
+                                     submission_id=match.submission_id)
         await store.record_outbound(session, outbox_id=message.id, recipient=recipient,
                                     contributor_id=None, submission_id=match.submission_id,
                                     message_id=message_id,
                                     context={"review": match.reference})
-        await self._guard_and_claim(unit, message.id, recipient, False, match.submission_id)
+        await self._guard(unit, message.id, recipient, False, match.submission_id)
