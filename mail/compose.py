@@ -96,18 +96,3 @@ def build_message(letter: Letter, *, from_name: str, from_address: str,
         message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
                                filename=filename)
     return message
-
-
-def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several replies to one message as one: every part, but only the last question."""
-    if len(payloads) == 1:
-        return payloads[0]
-    parts: list[dict[str, Any]] = []
-    for index, payload in enumerate(payloads):
-        last = index == len(payloads) - 1
-        parts += [part for part in payload.get("parts", [])
-                  if last or part.get("template") != "ask"]
-    merged = {**payloads[-1], "parts": parts}
-    merged["reference"] = next((p["reference"] for p in reversed(payloads)
-                                if p.get("reference")), None)
-    return merged

@@ -9,7 +9,7 @@ import pytest
 from core.conversation.interpret import field_pairs
 from mail.answers import tidy_answers
 from mail.bodytext import decode_bytes, unflow
-from mail.compose import merge_payloads, original_subject
+from mail.compose import original_subject
 from mail.htmltext import html_to_text
 from mail.parsing import parse_message
 from mail.quotes import new_lines
@@ -173,15 +173,3 @@ def test_subjects_keep_their_topic() -> None:
     assert original_subject("Re: RE: Fwd: [OTDI-0042] Re: Ocean data") == "Ocean data"
     assert original_subject("AW: [OTDI] Ihre\n Daten") == "Ihre Daten"
     assert original_subject("Re:") == ""
-
-
-def test_two_replies_to_one_message_become_one() -> None:
-    first = {"parts": [{"template": "understood", "context": {}},
-                       {"template": "ask", "context": {"field": "hosting"}}],
-             "choices": {"field": "hosting"}, "reference": None}
-    second = {"parts": [{"template": "card_received", "context": {}},
-                        {"template": "ask", "context": {"field": "hosting"}}],
-              "choices": {"field": "hosting"}, "reference": None}
-    merged = merge_payloads([first, second])
-    assert [p["template"] for p in merged["parts"]] == ["understood", "card_received", "ask"]
-    assert merged["choices"] == {"field": "hosting"}
