@@ -6,8 +6,12 @@ adds PostgreSQL: a fresh database is created for the run and dropped after it.
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import socket
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -20,6 +24,28 @@ from core.storage.models import Base
 
 POSTGRES_URL = os.environ.get("INTAKE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+EXIT_GRACE_SECONDS = 60
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``kill -USR1`` on a stalled run prints where every thread is."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The results are reported by now; a thread left blocked by a test must not keep the
+    run from ending (CI once stalled after its last test). Past a grace period the stacks
+    of every thread still alive are printed, and the run ends with the tests' own status."""
+
+    def watchdog() -> None:
+        threading.Event().wait(EXIT_GRACE_SECONDS)
+        print(f"\nthe test run did not exit {EXIT_GRACE_SECONDS} s after its last test; "
+              "threads still alive:", file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(int(exitstatus))
+
+    threading.Thread(target=watchdog, name="exit-watchdog", daemon=True).start()
 
 
 @pytest.fixture(autouse=True)
