@@ -173,3 +173,26 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set when an operator puts a dead message back: giving up counts from here, not created_at.
     requeued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Confirmation(Base):
+    """An action held until the owner of the stored address confirms it.
+
+    A message whose sender is not authenticated may not withdraw, replace a card, speak
+    to the reviewers or decide a review; the core keeps the event here and sends a
+    single-use token to the address on record. Only the token's hash is stored.
+    """
+
+    __tablename__ = "confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    contributor_id: Mapped[str] = mapped_column(String(320), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # contributor | reviewer
+    action: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(32))
+    event_id: Mapped[int | None] = mapped_column(Integer)  # the held inbound_log event
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
