@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -143,6 +144,7 @@ class WebAdapter:
         app.router.add_get("/metrics", self.metrics_page)
         if self.slack is not None and self.mode == "http":
             app.router.add_post("/slack/events", self.slack_events)
+        add_web_parts(app, runtime)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, runtime.settings.http_host, runtime.settings.http_port)
@@ -216,6 +218,13 @@ class WebAdapter:
         return web.Response(text=self.metrics.render(gauges),
                             content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
+
+
+def add_web_parts(app: web.Application, runtime: Runtime) -> None:
+    """The hook for other parts served by this HTTP process (the review desk, ``desk/``):
+    each ``intake.web`` entry point is ``setup(app, runtime)`` and adds its routes."""
+    for entry_point in entry_points(group="intake.web"):
+        entry_point.load()(app, runtime)
 
 
 def _bound_port(runner: web.AppRunner) -> int:

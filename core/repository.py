@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func as sa_func
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation import ConversationState
@@ -23,6 +23,7 @@ from core.storage.models import (
     Conversation,
     InboundEvent,
     OutboxMessage,
+    ReviewerSignIn,
     Submission,
     utcnow,
 )
@@ -184,3 +185,104 @@ async def slack_card_version(session: AsyncSession, version_id: int | None
         return None
     card = await session.get(CardVersion, version_id)
     return (card.filename, bytes(card.content)) if card is not None else None
+
+
+# -- what the review desk in the browser reads (desk/) -----------------------------------
+
+DESK = "desk"
+
+
+@dataclass(frozen=True)
+class DeskLine:
+    """One submission as the desk's list shows it."""
+
+    reference: str
+    name: str
+    status: str
+    contributor_id: str
+    email: str
+    channel: str
+    created_at: datetime
+    verdict: str | None
+
+
+async def desk_submissions(session: AsyncSession, *, status: str | None = None,
+                           search: str | None = None, limit: int = 200) -> list[DeskLine]:
+    """Newest first; ``search`` matches reference, name, contributor or contact e-mail."""
+    query = (select(Submission, CardVersion.report)
+             .outerjoin(CardVersion, CardVersion.id == Submission.card_version_id)
+             .where(Submission.reference.is_not(None))
+             .order_by(Submission.id.desc()).limit(limit))
+    if status:
+        query = query.where(Submission.status == status)
+    if search:
+        query = query.where(or_(*(column.icontains(search, autoescape=True) for column in (
+            Submission.reference, Submission.name, Submission.contributor_id,
+            Submission.email))))
+    rows = (await session.execute(query)).all()
+    return [DeskLine(s.reference or "", s.name, s.status, s.contributor_id, s.email, s.channel,
+                     s.created_at, (report or {}).get("verdict")) for s, report in rows]
+
+
+async def desk_details(session: AsyncSession, reference: str) -> dict[str, Any] | None:
+    """A submission with its card versions, audit rows and every message of its
+    conversation: to the contributor on their channel (before and after submitting) and
+    to the review thread."""
+    submission = await session.scalar(
+        select(Submission).where(Submission.reference == reference))
+    if submission is None:
+        return None
+    cards = (await session.scalars(select(CardVersion).where(
+        CardVersion.submission_id == submission.id).order_by(CardVersion.id))).all()
+    history = (await session.scalars(select(AuditEntry).where(
+        AuditEntry.submission_id == submission.id).order_by(AuditEntry.id))).all()
+    messages = (await session.scalars(select(OutboxMessage).where(or_(
+        OutboxMessage.submission_id == submission.id,
+        (OutboxMessage.channel == submission.channel)
+        & (OutboxMessage.recipient == submission.contributor_id)
+        & OutboxMessage.submission_id.is_(None))).order_by(OutboxMessage.id))).all()
+    return {"submission": submission, "cards": list(cards), "history": list(history),
+            "messages": list(messages)}
+
+
+async def desk_card(session: AsyncSession, reference: str, version_id: int
+                    ) -> tuple[str, bytes] | None:
+    """(filename, content) of one card version of this submission (none of another's)."""
+    row = (await session.execute(
+        select(CardVersion.filename, CardVersion.content)
+        .join(Submission, Submission.id == CardVersion.submission_id)
+        .where(Submission.reference == reference, CardVersion.id == version_id))).first()
+    return (row.filename, bytes(row.content)) if row is not None else None
+
+
+async def desk_add_sign_in(session: AsyncSession, *, email: str, token_hash: str,
+                           now: datetime, expires_at: datetime) -> None:
+    session.add(ReviewerSignIn(email=email, token_hash=token_hash, created_at=now,
+                               expires_at=expires_at))
+
+
+async def desk_sign_ins_since(session: AsyncSession, email: str, since: datetime) -> int:
+    """How many links were made for this address since ``since`` (a flood of links is not
+    sent)."""
+    return int(await session.scalar(select(sa_func.count(ReviewerSignIn.id)).where(
+        ReviewerSignIn.email == email, ReviewerSignIn.created_at > since)) or 0)
+
+
+async def desk_sign_in_email(session: AsyncSession, token_hash: str, now: datetime
+                             ) -> str | None:
+    """The address of a link that is unused and not expired, else None."""
+    return await session.scalar(select(ReviewerSignIn.email).where(
+        ReviewerSignIn.token_hash == token_hash, ReviewerSignIn.used_at.is_(None),
+        ReviewerSignIn.expires_at > now))
+
+
+async def desk_use_sign_in(session: AsyncSession, token_hash: str, now: datetime
+                           ) -> str | None:
+    """Spend a link: one conditional UPDATE, so two uses at once sign in one of them."""
+    spent = await session.execute(update(ReviewerSignIn).where(
+        ReviewerSignIn.token_hash == token_hash, ReviewerSignIn.used_at.is_(None),
+        ReviewerSignIn.expires_at > now).values(used_at=now))
+    if spent.rowcount != 1:
+        return None
+    return await session.scalar(select(ReviewerSignIn.email).where(
+        ReviewerSignIn.token_hash == token_hash))

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("INTAKE_REVIEWERS"))
     review_emails: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("INTAKE_REVIEW_EMAILS"))
+    # The review desk in the browser (desk/): the address its sign-in links point at
+    # (unset: http://INTAKE_HTTP_HOST:<the port it listens on>), and the key its session
+    # cookies are signed with (unset: a random key per process, so a restart signs out).
+    desk_url: str | None = Field(None, validation_alias=_env("INTAKE_DESK_URL"))
+    desk_secret: str | None = Field(None, validation_alias=_env("INTAKE_DESK_SECRET"))
     max_card_bytes: int = Field(1_048_576, validation_alias=_env("INTAKE_MAX_CARD_BYTES"))
     max_message_bytes: int = Field(26_214_400, validation_alias=_env("INTAKE_MAX_MESSAGE_BYTES"))
     log_level: str = Field("INFO", validation_alias=_env("INTAKE_LOG_LEVEL"))

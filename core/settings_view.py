@@ -8,7 +8,8 @@ from pydantic import AliasChoices
 
 from core.settings import Settings
 
-SECRETS = {"relay_password", "slack_bot_token", "slack_signing_secret", "slack_app_token"}
+SECRETS = {"relay_password", "slack_bot_token", "slack_signing_secret", "slack_app_token",
+           "desk_secret"}
 
 # Which settings each command reads (its --help lists them).
 READS: dict[str, tuple[str, ...]] = {
@@ -16,7 +17,8 @@ READS: dict[str, tuple[str, ...]] = {
              "max_card_bytes", "log_level", "log_format", "lease_seconds"),
     "web": ("database_url", "http_host", "http_port", "slack_bot_token", "slack_signing_secret",
             "slack_app_token", "slack_api_url", "review_channel", "reviewers",
-            "max_card_bytes", "log_level", "log_format", "lease_seconds"),
+            "max_card_bytes", "log_level", "log_format", "lease_seconds", "review_emails",
+            "desk_url", "desk_secret"),
     "worker": ("database_url", "submit_address", "relay_host", "relay_port", "relay_username",
                "relay_password", "relay_starttls", "slack_bot_token", "slack_signing_secret",
                "slack_api_url", "review_channel", "review_emails", "log_level", "log_format",

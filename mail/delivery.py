@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import aiosmtplib
+from jinja2 import TemplateError
 
 from core import repository
 from core.outbox import OutboundRecord, PermanentFailure
@@ -27,6 +28,8 @@ from mail.options import MailOptions
 from mail.threads import SubmitAddress
 
 log = logging.getLogger(__name__)
+# An outbox payload of this kind is a notification in no conversation (``_standalone``).
+STANDALONE = "mail.standalone"
 
 
 class RelayDeliverer:
@@ -55,6 +58,9 @@ class MailDeliverer(RelayDeliverer):
     """
 
     async def __call__(self, record: OutboundRecord) -> None:
+        if record.payload.get("kind") == STANDALONE:
+            await self._send(self._standalone(record), record.recipient)
+            return
         delivery = dict(record.payload.get("mail") or {})
         if "message_id" not in delivery:
             delivery = await self._plan(record)
@@ -94,6 +100,24 @@ class MailDeliverer(RelayDeliverer):
                 "references": [in_reply_to] if in_reply_to else [],
                 "subject": (earlier.subject if earlier else None) or "", "token": token,
                 "phase": state.get("phase"), "missing": missing_fields(state) if state else []}
+
+    def _standalone(self, record: OutboundRecord) -> object:
+        """A notification of its own, in no conversation (e.g. the review desk's sign-in
+        link): ``template`` and ``<template>_subject`` from ``templates/mail/`` with
+        ``context``; ``message_id`` was chosen when it was queued (one across retries)."""
+        payload = record.payload
+        template, context = str(payload["template"]), dict(payload.get("context") or {})
+        try:
+            subject = self.renderer.render(f"{template}_subject", context, "mail")
+            body = self.renderer.render(template, context, "mail")
+            return build_message(
+                Letter(recipient=record.recipient, subject=" ".join(subject.split()),
+                       body=body + "\n", reply_to=self.address.address,
+                       message_id=str(payload["message_id"]), auto_submitted="auto-generated"),
+                from_name=self.renderer.render("from_name", {}, "mail"),
+                from_address=self.address.address, when=self.clock())
+        except (KeyError, ValueError, TypeError, TemplateError) as error:
+            raise PermanentFailure(f"cannot write this e-mail: {error!r}") from error
 
     def _letter(self, record: OutboundRecord, delivery: dict[str, Any]) -> Letter:
         reply_to = self.address.with_tag(delivery.get("token"))

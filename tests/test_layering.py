@@ -23,3 +23,8 @@ def test_the_slack_adapter_never_imports_core_tables() -> None:
 def test_the_mail_adapter_never_imports_core_tables() -> None:
     assert (ROOT / "mail").is_dir()
     assert importing_core_tables("mail") == []
+
+
+def test_the_review_desk_never_imports_core_tables() -> None:
+    assert (ROOT / "desk").is_dir()
+    assert importing_core_tables("desk") == []
