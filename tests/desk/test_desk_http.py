@@ -222,3 +222,35 @@ async def test_the_card_is_shown_escaped_and_downloaded_as_it_came(
         assert got.headers["X-Content-Type-Options"] == "nosniff"
     async with client.get(f"{desk.base}/desk/submissions/OTDI-0001/cards/{card_id + 99}") as got:
         assert got.status == 404
+
+
+async def test_ask_then_approve_once_and_the_sign_in_mail(
+        desk: Desk, client: aiohttp.ClientSession) -> None:
+    await desk.submit()
+    await sign_in(desk, client)
+    [mail] = desk.sign_in_mails(RITA)
+    assert mail["Subject"] == "[OTDI] Your sign-in link for the review desk"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert "works once, for 15 minutes" in mail.body
+
+    status, _, page = await decide(desk, client, "ask")
+    assert status == 409 and "Please add a text" in page  # the core's rule: ask needs one
+    status, location, _ = await decide(desk, client, "ask", "Who collected the data?")
+    assert (status, location) == (303, "/desk/submissions/OTDI-0001?decided=ask")
+    assert (await desk.submission()).status == "in_review"  # a question changes nothing
+    assert "Who collected the data?" in (await desk.sink.wait_for(ADA, 3))[2].body
+
+    async with client.get(f"{desk.base}/desk/submissions/OTDI-0001") as response:
+        csrf = csrf_of(await response.text())
+    first, second = [await decide(desk, client, "approve", csrf=csrf) for _ in range(2)]
+    assert first[0] == 303
+    assert second[0] == 409  # the second click: already decided, nothing doubled
+    assert "OTDI-0001 is already approved (by rita@alliance.test)" in second[2]
+    assert (await desk.submission()).status == "approved"
+    assert await desk.decisions() == [("review.ask", RITA, "desk"),
+                                      ("review.approve", RITA, "desk")]
+    assert "is approved" in (await desk.sink.wait_for(ADA, 4))[3].body
+    async with client.get(f"{desk.base}/desk/?status=approved") as response:
+        assert "OTDI-0001" in await response.text()
+    async with client.get(f"{desk.base}/desk/?status=in_review") as response:
+        assert "OTDI-0001" not in await response.text()
