@@ -22,6 +22,7 @@ from core.storage.models import (
     CardVersion,
     Conversation,
     InboundEvent,
+    LoggedEvent,
     OutboxMessage,
     ReviewerSignIn,
     Submission,
@@ -286,3 +287,28 @@ async def desk_use_sign_in(session: AsyncSession, token_hash: str, now: datetime
         return None
     return await session.scalar(select(ReviewerSignIn.email).where(
         ReviewerSignIn.token_hash == token_hash))
+
+
+@dataclass(frozen=True)
+class DeskInbound:
+    """One thing the contributor sent on their channel, as it was logged."""
+
+    id: int
+    received_at: datetime
+    payload: dict[str, Any]
+    raw: bytes | None
+    status: str
+
+
+async def desk_inbound(session: AsyncSession, channel: str, contributor_id: str,
+                       limit: int = 100) -> list[DeskInbound]:
+    """What the contributor sent on their channel (the inbound log, in order): the other
+    half of the conversation."""
+    rows = (await session.execute(
+        select(LoggedEvent.id, LoggedEvent.received_at, LoggedEvent.payload, LoggedEvent.raw,
+               LoggedEvent.status)
+        .where(LoggedEvent.channel == channel,
+               sa_func.lower(LoggedEvent.order_key) == contributor_id.lower())
+        .order_by(LoggedEvent.id).limit(limit))).all()
+    return [DeskInbound(r.id, r.received_at, dict(r.payload or {}), r.raw, r.status)
+            for r in rows]

@@ -46,6 +46,7 @@ from desk.auth import (
     token_hash,
 )
 from desk.cards import render_card
+from desk.conversation import Line, inbound_text
 from mail.delivery import STANDALONE
 
 log = logging.getLogger(__name__)
@@ -316,10 +317,12 @@ class WebDesk:
         reference = request.match_info["reference"]
         async with self.runtime.db.transaction() as db_session:
             details = await repository.desk_details(db_session, reference)
-        if details is None:
-            return self.page(request, "not_found.j2", {"reference": reference}, session,
-                             status=404)
-        submission = details["submission"]
+            if details is None:
+                return self.page(request, "not_found.j2", {"reference": reference},
+                                 session, status=404)
+            submission = details["submission"]
+            inbound = await repository.desk_inbound(db_session, submission.channel,
+                                                    submission.contributor_id)
         cards = details["cards"]
         wanted = request.query.get("card", "")
         shown = next((c for c in cards if str(c.id) == wanted), None) or next(
@@ -336,9 +339,18 @@ class WebDesk:
                                                 self.runtime.renderer, "text")}
         messages = [{"row": m, "text": self.message_text(m.payload)}
                     for m in details["messages"]]
+        conversation = sorted(
+            [Line(_aware(e.received_at), True, inbound_text(submission.channel, e), e.status)
+             for e in inbound]
+            + [Line(_aware(m["row"].created_at), False, m["text"], m["row"].status,
+                    m["row"].id) for m in messages
+               if (m["row"].channel, m["row"].recipient) == (submission.channel,
+                                                             submission.contributor_id)],
+            key=lambda line: line.at)
         return self.page(request, "submission.j2", {
             "s": submission, "cards": cards, "card": card, "report": report,
             "history": details["history"], "messages": messages,
+            "conversation": conversation,
             "undelivered": [m for m in messages if m["row"].status in (*WAITING, "dead")],
             "decided": request.query.get("decided", ""), "refused": refused,
             "open": submission.status in OPEN, "age": age(submission.created_at,

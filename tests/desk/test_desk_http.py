@@ -214,6 +214,15 @@ async def test_the_card_is_shown_escaped_and_downloaded_as_it_came(
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert "<h1>" in page and "Dataset card check for README.md: PASSES" in page
     assert "<script" not in page
+    # Both halves of the conversation, in order: Ada's e-mail, our answer, her "yes", ...
+    conversation = page[page.index('id="conversation"'):page.index('id="messages"')]
+    said = ["Subject: A dataset", "Dataset name: Ocean Temperatures",
+            "[attached: README.md]", "intake (#1, sent)", "<pre>Subject: Re: ", "yes",
+            "submitted as OTDI-0001"]
+    at = 0
+    for text in said:  # each after the one before
+        at = conversation.find(text, at)
+        assert at != -1, (text, conversation)
     async with client.get(f"{desk.base}/desk/submissions/OTDI-0001/cards/{card_id}") as got:
         assert got.status == 200
         assert await got.read() == CARD
