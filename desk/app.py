@@ -400,9 +400,6 @@ class WebDesk:
         async with self.runtime.db.transaction() as db_session:
             result = await self.runtime.desk.decide_in(db_session, reference, reviewer,
                                                        decision, text, facts=self.facts())
-        log_event(log, "desk decision", reference=reference, channel=CHANNEL,
-                  decision=str(decision), outcome="applied" if result.applied
-                  else result.refused)
         if result.applied:
             self.wake_outbox()
             return self.redirect(f"/desk/submissions/{reference}?decided={decision}")
