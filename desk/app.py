@@ -15,6 +15,7 @@ scripts at all (the Content-Security-Policy forbids them).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -91,6 +92,7 @@ class WebDesk:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
+        self.sending: set[asyncio.Task[None]] = set()  # links being stored and queued
         secret = self.settings.desk_secret
         if not secret:
             import secrets
@@ -112,6 +114,7 @@ class WebDesk:
         return self.runtime.service.clock()
 
     def add_routes(self, app: web.Application) -> None:
+        app.on_cleanup.append(self.finish_sending)
         app.router.add_get("/desk", self.to_desk)
         app.router.add_get("/desk/", self.guarded(self.list_page))
         app.router.add_get("/desk/static/desk.css", self.stylesheet)
@@ -235,13 +238,29 @@ class WebDesk:
         typed = str(form.get("email") or "").strip()[:320]
         reviewer = self.reviewer_for(typed)
         if typed and may_decide(reviewer, self.facts()):
-            await self.send_link(request, reviewer.id)
+            # After the answer, so that its timing does not tell a reviewer's address
+            # from anyone else's.
+            task = asyncio.create_task(self.send_link(self.base_url(request), reviewer.id))
+            self.sending.add(task)
+            task.add_done_callback(self.sending.discard)
         log_event(log, "desk sign-in asked", channel=CHANNEL)
         return self.page(request, "sign_in.j2", {"sent": True, "address": typed}, session)
 
-    async def send_link(self, request: web.Request, address: str) -> None:
+    async def finish_sending(self, app: web.Application) -> None:
+        """On shutdown, the links asked for are stored and queued before the database goes."""
+        if self.sending:
+            await asyncio.gather(*self.sending, return_exceptions=True)
+
+    async def send_link(self, base_url: str, address: str) -> None:
         """Store the hash of a new token and queue the e-mail, in one transaction; at most
         ``LINKS_PER_HOUR`` an hour per address (no one floods a reviewer's mailbox)."""
+        try:
+            await self._send_link(base_url, address)
+        except Exception as error:  # noqa: BLE001 - the asker was answered already
+            log_event(log, "desk sign-in link not sent", logging.ERROR, channel=CHANNEL,
+                      outcome=repr(error))
+
+    async def _send_link(self, base_url: str, address: str) -> None:
         listed = next((a.strip() for a in self.settings.review_emails
                        if a.strip().lower() == address), address)
         token, now = new_token(), self.clock()
@@ -258,7 +277,7 @@ class WebDesk:
             enqueue(session, "mail", listed, {
                 "kind": STANDALONE, "template": "desk_sign_in",
                 "message_id": make_msgid(domain=domain),
-                "context": {"link": f"{self.base_url(request)}/desk/sign-in/{token}",
+                "context": {"link": f"{base_url}/desk/sign-in/{token}",
                             "minutes": LINK_MINUTES, "email": listed}}, now=now)
         self.wake_outbox()
 
