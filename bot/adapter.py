@@ -21,6 +21,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_bolt_app
@@ -29,19 +30,23 @@ from bot.delivery import SlackDeliverer, build_client
 from bot.files import Downloader
 from bot.handler import SlackHandler
 from bot.intake import SlackIntake
-from bot.metrics import Metrics
 from bot.modal import form_errors, form_view, read_form
 from bot.profiles import ProfileEmails
 from bot.review import ReviewThreads
 from bot.texts import Texts
-from core import repository
 from core.fields import FIELD_ORDER
+from core.metrics import Metrics
 from core.render import render_reply
 from core.runtime import Runtime
 from core.settings import Settings
+from core.startup import StartupError
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 3.0
+VERIFY_TIMEOUT = 10.0  # seconds Slack may take to answer auth.test at start-up
+# auth.test errors that mean the token itself is wrong (not an outage).
+BAD_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+             "token_expired", "not_allowed_token_type"}
 STOP_GRACE = 10.0  # seconds to let events being processed finish before shutting down
 
 
@@ -126,6 +131,7 @@ class WebAdapter:
         (``slack``; ``review`` with ``INTAKE_REVIEW_CHANNEL``), also wanted by a
         worker-only process (``intake worker``)."""
         self.runtime = runtime
+        self.metrics = runtime.metrics  # the process's one registry
         self.mode = slack_mode(runtime.settings)
         if self.mode is not None and self.slack is None:
             self.slack = SlackParts(runtime, self.metrics)
@@ -136,6 +142,28 @@ class WebAdapter:
                 runtime.deliverers["review"] = self.slack.review
             runtime.extras["slack_app"] = self.slack.app  # for the reviewer-thread listeners
             runtime.extras["slack_client"] = self.slack.client
+
+    async def verify(self, runtime: Runtime) -> None:
+        """At start-up: Slack accepts ``SLACK_BOT_TOKEN`` (``auth.test``), else one clear
+        line. An outage is only a warning: messages wait in the outbox until Slack is back."""
+        settings = runtime.settings
+        if slack_mode(settings) is None or not settings.slack_bot_token:
+            return
+        client = build_client(settings.slack_bot_token, settings.slack_api_url)
+        try:
+            await asyncio.wait_for(client.auth_test(), VERIFY_TIMEOUT)
+        except SlackApiError as error:
+            code = str(error.response.get("error") or "")
+            if code in BAD_TOKEN:
+                raise StartupError(
+                    f"Slack refused SLACK_BOT_TOKEN ({code}); copy the Bot User OAuth Token "
+                    "(xoxb-...) from the app's OAuth & Permissions page (reinstall the app if "
+                    "it was revoked)") from None
+            log.warning("Slack's auth.test failed (%s); going on: Slack messages wait in "
+                        "the outbox", code or error.response.status_code)
+        except Exception as error:  # noqa: BLE001 - an outage, not a wrong setting
+            log.warning("cannot reach Slack to check SLACK_BOT_TOKEN (%s); going on: Slack "
+                        "messages wait in the outbox", type(error).__name__)
 
     async def start(self, runtime: Runtime) -> None:
         self.register(runtime)
@@ -154,7 +182,7 @@ class WebAdapter:
             self._socket = AsyncSocketModeHandler(self.slack.app, runtime.settings.slack_app_token,
                                                   web_client=self.slack.client)
             await self._socket.connect_async()
-        log.info("web adapter on port %s (slack: %s)", self.port, self.mode or "off")
+        log.debug("web adapter on port %s (slack: %s)", self.port, self.mode or "off")
 
     async def stop(self) -> None:
         if self._socket is not None:
@@ -203,21 +231,10 @@ class WebAdapter:
                           "slack": self.mode or "off"}, 503)
         return _json({"status": "ok", "database": "ok", "slack": self.mode or "off"}, 200)
 
-    async def _outbox_counts(self) -> dict[str, int]:
-        assert self.runtime is not None
-        async with self.runtime.db.transaction() as session:
-            return await repository.slack_outbox_counts(session)
-
     async def metrics_page(self, request: web.Request) -> web.Response:
+        """The process's metrics (``core.metrics``), database gauges read now."""
         assert self.runtime is not None
-        gauges: dict[tuple[str, str, str], int] = {}
-        with contextlib.suppress(Exception):
-            counts = await asyncio.wait_for(self._outbox_counts(), HEALTH_TIMEOUT)
-            gauges = {("intake_slack_outbox_messages", "status", status): count
-                      for status, count in counts.items()}
-        return web.Response(text=self.metrics.render(gauges),
-                            content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return await self.runtime.metrics.page(request)
 
 
 def add_web_parts(app: web.Application, runtime: Runtime) -> None:

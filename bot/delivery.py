@@ -31,8 +31,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import answered_blocks, context_block, reply_message, sections
 from bot.home import home_view
-from bot.metrics import Metrics
 from bot.texts import Texts
+from core.metrics import Metrics
 from core.outbox import OutboundRecord, PermanentFailure, RetryLater
 from core.render import render_reply
 from core.storage.database import Database

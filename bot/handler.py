@@ -26,7 +26,6 @@ from bot.blocks import (
     chosen_labels,
 )
 from bot.files import Downloader, DownloadFailed, SlackFile, choose_card
-from bot.metrics import Metrics
 from bot.modal import FORM_CALLBACK, read_form
 from bot.profiles import ProfileEmails
 from bot.text import plain_text
@@ -34,6 +33,7 @@ from bot.texts import Texts
 from core import repository
 from core.conversation import CardFile, Inbound
 from core.inbound import StoredEvent
+from core.metrics import Metrics
 from core.outbox import enqueue
 from core.review import CONTRIBUTOR_PREFIX, Decision, Reviewer, ReviewerFacts, may_decide
 from core.service import ConversationKey

@@ -18,12 +18,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handler import CHANNEL, idempotency_key, user_of
-from bot.metrics import Metrics
 from bot.modal import form_errors, form_view, read_form
 from bot.profiles import ProfileEmails
 from bot.texts import Texts
 from core import repository
 from core.inbound import Appended, NewEvent
+from core.metrics import Metrics
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import TEXT_LIMIT, plain, sections
 from bot.delivery import classify
-from bot.metrics import Metrics
 from bot.texts import Texts
 from core import repository
+from core.metrics import Metrics
 from core.outbox import OutboundRecord, PermanentFailure, RetryLater
 from core.review import FINAL, Decision, Reviewer, ReviewerFacts, may_decide
 from core.runtime import Runtime

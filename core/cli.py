@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: `intake check-card` must not pay for them
     from core.render import Renderer
-    from core.runtime import Runtime
+    from core.runtime import Listening, Runtime
     from core.settings import Settings
 
 
@@ -57,9 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
     subs = sub.add_parser("submissions", help="what is in the database")
     subs_sub = subs.add_subparsers(dest="action", required=True)
-    subs_sub.add_parser("list")
-    show = subs_sub.add_parser("show")
+    subs_list = subs_sub.add_parser("list", help="every submission, oldest first")
+    subs_list.add_argument("--status", default=None,
+                           help="only those in this status (submitted, in_review, "
+                           "changes_requested, resubmitted, approved, rejected, withdrawn)")
+    show = subs_sub.add_parser("show", help="one submission with its cards and history")
     show.add_argument("reference")
+    exporting = ("write one submission into a new directory (not an archive): record.json "
+                 "(fields, status, card reports, history, messages) and cards/ (every card "
+                 "version as received)")
+    export = subs_sub.add_parser("export", help=exporting, description=exporting)
+    export.add_argument("reference")
+    export.add_argument("--to", dest="directory", default=None,
+                        help="the directory to create (default: ./REFERENCE); it must not "
+                        "exist or be empty")
     events = sub.add_parser("events", help="the inbound log: events set aside (poisoned)")
     events_sub = events.add_subparsers(dest="action", required=True)
     events_list = events_sub.add_parser("list", help="logged events, newest state")
@@ -87,14 +98,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_card_main(words[1:])
     args = _parser().parse_args(words)
     from core.logs import configure
-    from core.settings import Settings
+    from core.startup import StartupError, load_settings
 
-    settings = Settings()
-    quiet = args.command == "chat" and "log_level" not in settings.model_fields_set
-    configure("WARNING" if quiet else settings.log_level, settings.log_format)  # chat: the
-    # terminal is the conversation; its log lines only when asked for
     try:
+        settings = load_settings()  # before anything else: a bad setting is one line
+        quiet = args.command == "chat" and "log_level" not in settings.model_fields_set
+        configure("WARNING" if quiet else settings.log_level, settings.log_format)  # chat:
+        # the terminal is the conversation; its log lines only when asked for
         return asyncio.run(_dispatch(args, settings))
+    except StartupError as error:
+        print(f"intake: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -102,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from core.render import Renderer
     from core.runtime import available_adapters, build_runtime, run_parts
+    from core.startup import open_database, upgrade_database
 
     renderer = Renderer()
     if args.command == "check-card":
@@ -114,19 +129,24 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(renderer.render("cli/settings", {"help": False,
                                                "settings": settings_view.lines(settings)}))
         return 0
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, open_database(settings))
     if args.command == "db":
-        await runtime.db.upgrade()
-        await runtime.db.dispose()
+        try:
+            await upgrade_database(runtime.db)
+        finally:
+            await runtime.db.dispose()
         print(renderer.render("cli/db_upgraded", {"url": _safe_url(settings.database_url)}))
         return 0
     if args.command == "submissions":
         from core import reports
 
-        await runtime.db.upgrade()
         try:
+            await upgrade_database(runtime.db)
             if args.action == "list":
-                return await reports.print_list(runtime.db, renderer)
+                return await reports.print_list(runtime.db, renderer, args.status)
+            if args.action == "export":
+                return await reports.export(runtime.db, renderer, args.reference,
+                                            args.directory)
             return await reports.print_show(runtime.db, renderer, args.reference)
         finally:
             await runtime.db.dispose()
@@ -135,7 +155,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         from core.chat import TerminalChat
 
-        await runtime.db.upgrade()
+        await upgrade_database(runtime.db)
         contributor = args.contributor or getpass.getuser()
         chat = TerminalChat(runtime, contributor)
         try:
@@ -150,19 +170,25 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(renderer.render("cli/adapter_missing", {"name": args.command}), file=sys.stderr)
         return 2
     names = [name for name in names if name not in missing]
-    print(renderer.render("cli/serving", {"parts": names, "worker": args.command != "mail"
-                                           and args.command != "web", "settings": settings,
-                                           "url": _safe_url(settings.database_url)}))
-    await run_parts(runtime, names, with_worker=args.command in ("serve", "worker"))
+    with_worker = args.command in ("serve", "worker")
+
+    def banner(listening: list[Listening]) -> None:
+        """Printed once every listener is bound: each address, the database."""
+        print(renderer.render("cli/serving", {
+            "parts": names, "worker": with_worker, "settings": settings,
+            "listening": listening, "url": _safe_url(settings.database_url)}), flush=True)
+
+    await run_parts(runtime, names, with_worker=with_worker, on_ready=banner)
     return 0
 
 
 async def _queues(args: argparse.Namespace, runtime: Runtime, renderer: Renderer) -> int:
     """``intake events ...`` and ``intake outbox ...``: list, or put back in line."""
     from core import reports
+    from core.startup import upgrade_database
 
-    await runtime.db.upgrade()
     try:
+        await upgrade_database(runtime.db)
         if args.command == "events":
             if args.action == "list":
                 return await reports.print_events(runtime.db, renderer,
@@ -185,9 +211,9 @@ async def _queues(args: argparse.Namespace, runtime: Runtime, renderer: Renderer
 
 def _safe_url(url: str) -> str:
     """The database URL without its password, for printing."""
-    from sqlalchemy.engine import make_url
+    from core.startup import safe_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return safe_url(url)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.logs import event as log_event
+from core.metrics import Metrics
 from core.storage.database import Database
 from core.storage.models import LoggedEvent, utcnow
 
@@ -94,9 +95,11 @@ def stored(row: LoggedEvent) -> StoredEvent:
 class InboundLog:
     """Appends (grouped into shared commits), claims, and the operator's view."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow,
+                 metrics: Metrics | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.metrics = metrics or Metrics()
         self.listeners: list[Callable[[int, NewEvent], None]] = []
         self._queue: list[tuple[NewEvent, asyncio.Future[Appended]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -113,7 +116,13 @@ class InboundLog:
         self._queue.append((event, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches(), name="inbound-log")
-        appended = await future
+        try:
+            appended = await future
+        except Exception:
+            self.metrics.inbound.labels(event.channel, "refused").inc()
+            raise
+        self.metrics.inbound.labels(event.channel,
+                                    "duplicate" if appended.duplicate else "logged").inc()
         log_event(log, "event logged", channel=event.channel, event=appended.id,
                   duplicate=appended.duplicate or None, size=len(event.raw or b"") or None)
         if not appended.duplicate and appended.id is not None:

@@ -11,17 +11,32 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 FIELDS = "intake_fields"
+_BOUND: ContextVar[dict[str, Any] | None] = ContextVar("intake_log_fields", default=None)
 
 
 def event(logger: logging.Logger, message: str, level: int = logging.INFO,
           **fields: Any) -> None:
     """One line: a short message and its fields (reference, channel, outcome, ...)."""
     if logger.isEnabledFor(level):
-        logger.log(level, message, extra={FIELDS: fields})
+        logger.log(level, message, extra={FIELDS: {**(_BOUND.get() or {}), **fields}})
+
+
+@contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Fields added to every ``event`` line inside (the worker binds the event being
+    processed, so a card check's line says which event, and which channel, it was for)."""
+    token = _BOUND.set({**(_BOUND.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
 
 
 class TextFormatter(logging.Formatter):

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
 from core.logs import event as log_event
+from core.metrics import Metrics
 from core.storage.database import Database
 from core.storage.models import OutboxMessage, utcnow
 
@@ -256,8 +257,10 @@ class OutboxWorker:
                  clock: Callable[[], datetime] = utcnow, max_attempts: int | None = None,
                  lease: timedelta = LEASE, delivery_timeout: timedelta = DELIVERY_TIMEOUT,
                  give_up_after: timedelta = GIVE_UP_AFTER,
-                 schedule: Sequence[timedelta] = RETRY_SCHEDULE, batch: int = 10) -> None:
+                 schedule: Sequence[timedelta] = RETRY_SCHEDULE, batch: int = 10,
+                 metrics: Metrics | None = None) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.deliverers = deliverers
         self.clock = clock
         self.max_attempts = max_attempts
@@ -313,7 +316,9 @@ class OutboxWorker:
         self._sent.append((record, future))
         if self._marker is None or self._marker.done():
             self._marker = asyncio.create_task(self._write_sent())
-        if not await future:
+        delivered = await future
+        self.metrics.deliveries.labels(record.channel, "delivered" if delivered else "lost").inc()
+        if not delivered:
             log.warning("outbox #%d: lease lost before it was finished (sent); another "
                         "worker has it", record.id)
         else:
@@ -356,6 +361,7 @@ class OutboxWorker:
                         or (self.max_attempts is not None
                             and record.attempts >= self.max_attempts)):
                     values = {"status": "dead", "last_error": repr(error)[:2000]}
+                    self.metrics.deliveries.labels(record.channel, "dead").inc()
                     log.warning("outbox %s to %s (#%d) is dead after %d attempt(s): %r",
                                 record.channel, record.recipient, record.id,
                                 record.attempts, error)
@@ -365,6 +371,7 @@ class OutboxWorker:
                              else backoff(record.attempts, self.schedule))
                     values = {"status": "pending", "next_attempt_at": now + delay,
                               "last_error": repr(error)[:2000]}
+                    self.metrics.deliveries.labels(record.channel, "retry").inc()
                     log_event(log, "delivery failed, will retry", logging.WARNING,
                               channel=record.channel, outbox=record.id,
                               attempt=record.attempts, retry_in=str(delay),
@@ -424,9 +431,10 @@ class OutboxWorker:
         seconds = self.delivery_timeout.total_seconds()
         try:
             async with asyncio.timeout(seconds) as limit:
-                outcome = self.deliverers[record.channel](record)
-                if inspect.isawaitable(outcome):
-                    await outcome
+                with self.metrics.delivery_seconds.labels(record.channel).time():
+                    outcome = self.deliverers[record.channel](record)
+                    if inspect.isawaitable(outcome):
+                        await outcome
         except TimeoutError as error:
             if limit.expired():
                 return DeliveryTimedOut(f"delivery took longer than {seconds:g}s")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from core.render import Renderer
@@ -18,10 +22,20 @@ def normalise_reference(text: str) -> str | None:
     return f"OTDI-{int(match.group(1)):04d}" if match else None
 
 
-async def print_list(db: Database, renderer: Renderer) -> int:
+async def print_list(db: Database, renderer: Renderer, status: str | None = None) -> int:
+    """``intake submissions list [--status S]``; an unknown status lists the known ones."""
+    from core.review import Status
+
+    known = [str(s) for s in Status]
+    if status is not None and status not in known:
+        print(renderer.render("cli/status_unknown", {"status": status, "known": known}))
+        return 2
+    query = select(Submission).order_by(Submission.id)
+    if status is not None:
+        query = query.where(Submission.status == status)
     async with db.transaction() as session:
-        rows = (await session.scalars(select(Submission).order_by(Submission.id))).all()
-        print(renderer.render("cli/submissions_list", {"submissions": rows}))
+        rows = (await session.scalars(query)).all()
+        print(renderer.render("cli/submissions_list", {"submissions": rows, "status": status}))
     return 0
 
 
@@ -53,6 +67,63 @@ async def print_show(db: Database, renderer: Renderer, reference: str) -> int:
         return 1
     print(renderer.render("cli/submission_show", details))
     return 0
+
+
+# Columns never exported: the reply token lets whoever holds it answer as the contributor.
+UNEXPORTED = {"reply_token", "content"}
+
+
+def _row(row: Any) -> dict[str, Any]:
+    """A stored row as plain data (every column but the unexported ones)."""
+    return {attr.key: getattr(row, attr.key) for attr in sa_inspect(row).mapper.column_attrs
+            if attr.key not in UNEXPORTED}
+
+
+def _card_name(number: int, filename: str) -> str:
+    """``v1-README.md``: the version, then the contributor's file name made safe."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename or "card").name).strip("._")
+    return f"v{number}-{base or 'card'}"
+
+
+async def export(db: Database, renderer: Renderer, reference: str,
+                 directory: str | None) -> int:
+    """``intake submissions export REF [--to DIR]``: a new directory holding
+    ``record.json`` (the submission's fields and status, its card versions with their
+    reports, the audit history and the messages) and ``cards/`` (each version's bytes as
+    received). Nothing is overwritten: a directory that exists and is not empty is refused.
+    """
+    wanted = normalise_reference(reference)
+    details = await submission_details(db, wanted) if wanted else None
+    if details is None:
+        print(renderer.render("cli/submission_not_found", {"reference": reference}))
+        return 1
+    submission = details["submission"]
+    target = Path(directory or str(submission.reference))
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        print(renderer.render("cli/export_exists", {"path": target}))
+        return 1
+    (target / "cards").mkdir(parents=True, exist_ok=True)
+    cards = []
+    for number, card in enumerate(details["cards"], start=1):
+        name = _card_name(number, card.filename)
+        (target / "cards" / name).write_bytes(card.content)
+        cards.append({"version": number, "file": f"cards/{name}",
+                      "current": card.id == submission.card_version_id, **_row(card)})
+    record = {"reference": submission.reference, "status": submission.status,
+              "exported_at": datetime.now(UTC), "submission": _row(submission),
+              "cards": cards, "history": [_row(entry) for entry in details["history"]],
+              "messages": [_row(message) for message in details["messages"]]}
+    (target / "record.json").write_text(
+        json.dumps(record, indent=2, default=_plain, ensure_ascii=False) + "\n",
+        encoding="utf-8")
+    print(renderer.render("cli/exported", {"reference": submission.reference, "path": target,
+                                           "cards": len(cards)}))
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what ``json`` does not know: times as ISO 8601, anything else as text."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 # -- the queues: inbound events set aside, outbox messages given up on --------------------

@@ -9,6 +9,7 @@ contributor on their channel, the review thread) in the same transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,10 +18,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.logs import event as log_event
+from core.metrics import Metrics, after_commit
 from core.outbox import enqueue
 from core.service import REVIEW_CHANNEL
 from core.storage.database import Database
 from core.storage.models import AuditEntry, CardVersion, Submission, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class Status(StrEnum):
@@ -122,9 +127,11 @@ def parse_decision(text: str) -> tuple[Decision, str] | None:
 class ReviewDesk:
     """Applies reviewer decisions exactly once and tells everyone concerned."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow,
+                 metrics: Metrics | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.metrics = metrics or Metrics()
 
     async def _locked(self, session: Any, reference: str) -> Submission | None:
         query = select(Submission).where(Submission.reference == reference)
@@ -148,6 +155,29 @@ class ReviewDesk:
         if facts is not None:
             is_reviewer = may_decide(reviewer, facts)
         text = text.strip()
+        result = await self._decide_in(session, reference, reviewer, decision, text,
+                                       is_reviewer)
+        self._record(session, reviewer, decision, result)
+        return result
+
+    def _record(self, session: Any, reviewer: Reviewer, decision: Decision,
+                result: DecisionResult) -> None:
+        """One log line and one count per decision, once its transaction commits
+        (who, what, the outcome; never the reviewer's text)."""
+        outcome = "applied" if result.applied else (result.refused or "refused").removeprefix(
+            "review_refused_")
+
+        def record() -> None:
+            self.metrics.decisions.labels(str(decision), reviewer.channel, outcome).inc()
+            log_event(log, "decision", reference=result.reference, decision=str(decision),
+                      by=reviewer.id, channel=reviewer.channel, outcome=outcome,
+                      status=str(result.status) or None)
+
+        after_commit(session, record)
+
+    async def _decide_in(self, session: Any, reference: str, reviewer: Reviewer,
+                         decision: Decision, text: str, is_reviewer: bool | None
+                         ) -> DecisionResult:
         submission = await self._locked(session, reference)
         if submission is None:
             return DecisionResult(reference, "", False, "review_refused_unknown")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.metadata import entry_points
@@ -16,13 +19,21 @@ from typing import Any, Protocol
 
 from core.chat import ChatHandler
 from core.inbound import InboundLog
+from core.logs import event as log_event
+from core.metrics import Metrics
 from core.outbox import Deliverer, OutboxWorker
 from core.render import Renderer
 from core.review import ReviewDesk
 from core.service import CardFetchFailed, IntakeService
 from core.settings import Settings
+from core.startup import StartupError, listen_failed, upgrade_database
 from core.storage.database import Database
 from core.worker import ChannelHandler, EventWorker
+
+log = logging.getLogger(__name__)
+# The listeners an adapter binds, by entry point name: what, and the settings placing it.
+LISTENERS = {"mail": ("SMTP", "INTAKE_SMTP_HOST", "INTAKE_SMTP_PORT", "smtp_host"),
+             "web": ("HTTP", "INTAKE_HTTP_HOST", "INTAKE_HTTP_PORT", "http_host")}
 
 
 class Adapter(Protocol):
@@ -58,6 +69,7 @@ class Runtime:
     handlers: dict[str, ChannelHandler] = field(default_factory=dict)
     deliverers: dict[str, Deliverer] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
 
     outbox: OutboxWorker | None = None
 
@@ -66,17 +78,28 @@ class Runtime:
         if self.outbox is None:
             self.outbox = OutboxWorker(self.db, self.deliverers, clock=self.service.clock,
                                        lease=timedelta(seconds=self.settings.lease_seconds),
-                                       give_up_after=self.settings.outbox_give_up_after)
+                                       give_up_after=self.settings.outbox_give_up_after,
+                                       metrics=self.metrics)
             self.events.outbox = self.outbox
         return self.outbox
 
 
-def _card_functions(settings: Settings) -> dict[str, Any]:
-    """The card check and fetcher from ``core.cards``, bound to the settings' limits."""
+def _card_functions(settings: Settings, metrics: Metrics | None = None) -> dict[str, Any]:
+    """The card check and fetcher from ``core.cards``, bound to the settings' limits; each
+    check is counted and logged (verdict and sizes, never the card's contents)."""
     from core import cards
 
     def check(data: bytes, filename: str | None) -> Any:
-        return cards.check_card(data, filename, max_bytes=settings.max_card_bytes)
+        started = time.perf_counter()
+        report = cards.check_card(data, filename, max_bytes=settings.max_card_bytes)
+        seconds = time.perf_counter() - started
+        if metrics is not None:
+            metrics.cards.labels(report.verdict).inc()
+            metrics.card_seconds.observe(seconds)
+        log_event(log, "card checked", verdict=report.verdict, errors=len(report.errors),
+                  warnings=len(report.warnings), bytes=len(data),
+                  sha256=(report.sha256 or "")[:12] or None, ms=round(seconds * 1000, 1))
+        return report
 
     async def fetch(url: str) -> Any:
         from core.conversation import CardFile
@@ -94,15 +117,19 @@ def _card_functions(settings: Settings) -> dict[str, Any]:
 def build_runtime(settings: Settings, db: Database | None = None,
                   **service_options: Any) -> Runtime:
     db = db or Database(settings.database_url)
-    options = {**_card_functions(settings), **service_options}
+    metrics = Metrics()
+    options = {**_card_functions(settings, metrics), **service_options}
     service = IntakeService(db, **options)
-    inbound = InboundLog(db, clock=service.clock)
+    deliverers: dict[str, Deliverer] = {}
+    metrics.watch(db, service.clock, channels=deliverers.keys)
+    inbound = InboundLog(db, clock=service.clock, metrics=metrics)
     handlers: dict[str, ChannelHandler] = {"chat": ChatHandler()}
     events = EventWorker(inbound, service, handlers,
-                         lease=timedelta(seconds=settings.lease_seconds))
+                         lease=timedelta(seconds=settings.lease_seconds), metrics=metrics)
     runtime = Runtime(settings=settings, db=db, service=service, renderer=Renderer(),
-                      inbound=inbound, events=events, desk=ReviewDesk(db, clock=service.clock),
-                      handlers=handlers)
+                      inbound=inbound, events=events,
+                      desk=ReviewDesk(db, clock=service.clock, metrics=metrics),
+                      handlers=handlers, deliverers=deliverers, metrics=metrics)
     runtime.worker()  # replies are delivered by the process that processed their event
     return runtime
 
@@ -118,25 +145,67 @@ def available_adapters() -> dict[str, Any]:
     return found
 
 
-async def run_parts(runtime: Runtime, names: list[str], with_worker: bool) -> None:
+@dataclass(frozen=True)
+class Listening:
+    """A bound listener, for the banner: ``SMTP 127.0.0.1:8025``."""
+
+    what: str
+    host: str
+    port: int
+
+
+async def run_parts(runtime: Runtime, names: list[str], with_worker: bool,
+                    on_ready: Callable[[list[Listening]], None] | None = None) -> None:
     """Start the named adapters (and the outbox worker) and run until cancelled.
 
     The worker delivers for every enabled adapter, started here or not, so the
-    Procfile's separate ``worker`` process sends both e-mail and Slack messages.
+    Procfile's separate ``worker`` process sends both e-mail and Slack messages. In
+    order: the database, each adapter's ``verify`` (a Slack token Slack refuses), the
+    listeners, then ``on_ready`` with every address bound (the banner); any of them
+    failing is a ``StartupError``.
     """
-    await runtime.db.upgrade()
+    await upgrade_database(runtime.db)
     started: list[Adapter] = []
+    metrics_runner: Any = None
     factories = available_adapters()
     try:
+        chosen: list[tuple[str, Adapter]] = []
         for name, factory in factories.items():
             adapter: Adapter = factory()
-            if not adapter.enabled(runtime):
-                continue
-            if name in names:
-                await adapter.start(runtime)
-                started.append(adapter)
-            elif with_worker:
+            if adapter.enabled(runtime) and (name in names or with_worker):
+                chosen.append((name, adapter))
+        for _name, adapter in chosen:
+            verify = getattr(adapter, "verify", None)
+            if verify is not None:
+                await verify(runtime)
+        listening: list[Listening] = []
+        for name, adapter in chosen:
+            if name not in names:
                 adapter.register(runtime)  # `intake worker` delivers for every channel
+                continue
+            what, host_setting, port_setting, host_field = LISTENERS.get(
+                name, (name, "", "", ""))
+            host = str(getattr(runtime.settings, host_field, "") or "")
+            try:
+                await adapter.start(runtime)
+            except OSError as error:
+                port = int(getattr(runtime.settings, host_field.replace("host", "port"), 0))
+                raise listen_failed(what, host, port, host_setting, port_setting,
+                                    error) from None
+            started.append(adapter)
+            port = getattr(adapter, "port", None)
+            if isinstance(port, int):
+                listening.append(Listening(what, host, port))
+        if runtime.settings.metrics_port is not None:
+            host, port = runtime.settings.http_host, runtime.settings.metrics_port
+            try:
+                metrics_runner = await runtime.metrics.serve(host, port)
+            except OSError as error:
+                raise listen_failed("metrics", host, port, "INTAKE_HTTP_HOST",
+                                    "INTAKE_METRICS_PORT", error) from None
+            listening.append(Listening("metrics", host, _runner_port(metrics_runner)))
+        if on_ready is not None:
+            on_ready(listening)
         # Start-up objects live as long as the process: keep them out of the garbage
         # collector's full passes, which otherwise stall an acknowledgement now and then.
         gc.collect()
@@ -150,8 +219,18 @@ async def run_parts(runtime: Runtime, names: list[str], with_worker: bool) -> No
         else:
             await asyncio.Event().wait()
     finally:
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         for adapter in reversed(started):
             await adapter.stop()
         await runtime.inbound.close()
         await runtime.events.stop()
         await runtime.db.dispose()
+
+
+def _runner_port(runner: Any) -> int:
+    """The port an aiohttp runner bound (``INTAKE_METRICS_PORT=0`` picks a free one)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    raise StartupError("the metrics listener is not listening")

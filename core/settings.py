@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     relay_starttls: bool = Field(False, validation_alias=_env("INTAKE_RELAY_STARTTLS"))
     http_host: str = Field("127.0.0.1", validation_alias=_env("INTAKE_HTTP_HOST"))
     http_port: int = Field(3000, validation_alias=_env("INTAKE_HTTP_PORT"))
+    # GET /metrics on a listener of its own (on INTAKE_HTTP_HOST), for processes without
+    # HTTP (intake mail, intake worker); unset: only the web process's /metrics.
+    metrics_port: int | None = Field(None, validation_alias=_env("INTAKE_METRICS_PORT"))
     slack_bot_token: str | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: str | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
     slack_app_token: str | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))

@@ -14,7 +14,7 @@ SECRETS = {"relay_password", "slack_bot_token", "slack_signing_secret", "slack_a
 # Which settings each command reads (its --help lists them).
 READS: dict[str, tuple[str, ...]] = {
     "mail": ("database_url", "smtp_host", "smtp_port", "submit_address", "max_message_bytes",
-             "max_card_bytes", "log_level", "log_format", "lease_seconds"),
+             "max_card_bytes", "log_level", "log_format", "lease_seconds", "metrics_port"),
     "web": ("database_url", "http_host", "http_port", "slack_bot_token", "slack_signing_secret",
             "slack_app_token", "slack_api_url", "review_channel", "reviewers",
             "max_card_bytes", "log_level", "log_format", "lease_seconds", "review_emails",
@@ -22,7 +22,7 @@ READS: dict[str, tuple[str, ...]] = {
     "worker": ("database_url", "submit_address", "relay_host", "relay_port", "relay_username",
                "relay_password", "relay_starttls", "slack_bot_token", "slack_signing_secret",
                "slack_api_url", "review_channel", "review_emails", "log_level", "log_format",
-               "lease_seconds", "outbox_give_up_after"),
+               "lease_seconds", "outbox_give_up_after", "metrics_port"),
     "chat": ("database_url", "max_card_bytes"),
     "check-card": ("max_card_bytes",),
     "db": ("database_url",),

@@ -22,14 +22,16 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.conversation import Inbound
 from core.inbound import InboundLog, NewEvent, StoredEvent
+from core.logs import bound
 from core.logs import event as log_event
+from core.metrics import Metrics, after_commit
 from core.outbox import OutboundRecord, OutboxWorker, enqueue, is_claimed, record_from_row
 from core.service import ConversationKey, IntakeService, TurnOutcome
 from core.storage.models import LoggedEvent, OutboxMessage
@@ -65,6 +67,7 @@ class Unit:
     follow_ups: list[StoredEvent] = field(default_factory=list)
     direct: Callable[[str], timedelta | None] = lambda _channel: None
     claimed: list[OutboundRecord] = field(default_factory=list)
+    metrics: Metrics | None = None
 
     async def turn(self, key: ConversationKey, event: Inbound, *,
                    merge_into: int | None = None) -> TurnOutcome:
@@ -78,6 +81,9 @@ class Unit:
                                                       claim_for=self.direct(key.channel))
         self.claimed += outcome.claimed
         state = outcome.state
+        if self.metrics is not None:
+            result = "submitted" if outcome.submission_reference else "continued"
+            after_commit(self.session, self.metrics.turns.labels(key.channel, result).inc)
         log_event(log, "turn", channel=key.channel, event=self.event.id,
                   reference=state.reference if state else None,
                   phase=str(state.phase) if state else None, asking=state.asking if state
@@ -150,8 +156,9 @@ class EventWorker:
                      seconds=120), poison_after: int = 3, concurrency: int = 4,
                  poll_seconds: float = 1.0, retry_in: timedelta = timedelta(seconds=5),
                  owner: str | None = None, take_handed_over: bool = True,
-                 outbox: OutboxWorker | None = None) -> None:
+                 outbox: OutboxWorker | None = None, metrics: Metrics | None = None) -> None:
         self.log = inbound
+        self.metrics = metrics or Metrics()
         self.outbox = outbox
         self._deliveries: set[asyncio.Task[int]] = set()
         self.service = service
@@ -202,7 +209,8 @@ class EventWorker:
                 event_id, event, claimed = lane.queue[0]
                 try:
                     async with self._slots:
-                        await self.process(event, claimed)
+                        with bound(channel=event.channel if event else None, event=event_id):
+                            await self.process(event, claimed)
                 finally:
                     lane.queue.popleft()
                     self._scheduled.discard(event_id)
@@ -230,7 +238,8 @@ class EventWorker:
                     log_event(log, "event skipped", logging.DEBUG, channel=event.channel,
                               event=event.id)
                     return None
-                unit = Unit(session, self.service, event, direct=self._direct)
+                unit = Unit(session, self.service, event, direct=self._direct,
+                            metrics=self.metrics)
                 outcome = await handler.apply(unit, translated)
                 await self.log.finish(session, event.id, outcome)
         except asyncio.CancelledError:
@@ -241,11 +250,18 @@ class EventWorker:
                                            retry_in=self.retry_in, owner=self.owner)
             log_event(log, "event failed", logging.WARNING, channel=event.channel,
                       event=event.id, status=status, error=type(error).__name__)
+            self.metrics.processed.labels(
+                event.channel, "poisoned" if status == "poisoned" else "failed").inc()
             self.wake()
             return "failed"
         self.processed += 1
+        seconds = time.perf_counter() - started
+        self.metrics.processed.labels(event.channel, outcome).inc()
+        self.metrics.processing.labels(event.channel).observe(seconds)
+        self.metrics.latency.labels(event.channel).observe(
+            max((self.log.clock() - _aware(event.received_at)).total_seconds(), 0.0))
         log_event(log, "event processed", channel=event.channel, event=event.id,
-                  outcome=outcome, ms=round((time.perf_counter() - started) * 1000, 1))
+                  outcome=outcome, ms=round(seconds * 1000, 1))
         if unit.claimed and self.outbox is not None:  # the reply leaves now, not at a poll
             task = asyncio.create_task(self.outbox.deliver_claimed(unit.claimed))
             self._deliveries.add(task)
@@ -316,3 +332,7 @@ class EventWorker:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -69,7 +69,7 @@ class MailAdapter:
                                 enable_SMTPUTF8=True,
                                 data_size_limit=settings.max_message_bytes),
             host=settings.smtp_host, port=settings.smtp_port)
-        log.info("SMTP inbox on %s:%s for %s", settings.smtp_host, self.port, address.address)
+        log.debug("SMTP inbox on %s:%s for %s", settings.smtp_host, self.port, address.address)
 
     @property
     def port(self) -> int:

@@ -31,8 +31,8 @@ async def test_health_and_metrics(slack: SlackHarness) -> None:
                  'intake_slack_requests_total{status="401"} 1',
                  'intake_slack_events_total{kind="message"} 1',
                  'intake_slack_deliveries_total{result="ok"} 1',
-                 'intake_slack_outbox_messages{status="sent"} 1',
-                 "# TYPE intake_slack_outbox_messages gauge"):
+                 'intake_outbox_depth{channel="slack"} 0.0',
+                 "# TYPE intake_outbox_depth gauge"):
         assert line in body
 
 
