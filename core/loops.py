@@ -1,52 +1,86 @@
-"""Loop guard: the core decides when a reply would only feed a loop.
+"""Loop guard: the core decides when a reply would only feed a loop, never a person.
 
 A robot that does not say it is one (no ``Auto-Submitted``), or two robots answering
-each other, makes the conversation repeat the same reply. The rule, applied inside the
-transaction that queues the reply: when the turn made no progress (no new answer, no
-submission) and the last ``limit`` replies to this recipient within ``window`` all said
-exactly the same thing, the new one is recorded as ``suppressed`` and never sent. A
-reply to a message that made progress is never suppressed.
+each other, send the same words again and again and never move the conversation. A
+person writing one answer at a time does move it, and a person who writes something
+different each time (a question for the reviewers, another try at a field) says
+something new. So a reply *answers nothing new* when its turn made no progress (no
+answer stored or changed, no phase change, no submission, no card) **and** what came in
+repeats something the same sender wrote within the window (case, spacing and numbers
+aside, so "ticket #41 received" repeats "ticket #40 received"). Only those replies are
+capped: past ``limit`` of them to one recipient within ``window``, the next is recorded
+as ``suppressed`` (never sent, listed as suppressed). A reply to a message that made
+progress or said something new is always sent.
+
+The rule is the same for every channel: an adapter hands in what it heard
+(``heard_in``), the turn's ``progressed`` (``TurnOutcome.progressed``) and its limit;
+the facts each decision used are kept on the reply's outbox row (``payload["guard"]``),
+so the next decision reads them back and a listing can say why a reply was held back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.conversation import ConversationState, Inbound
 from core.storage.models import OutboxMessage
 
 SUPPRESSED = "suppressed"  # an outbox status: decided not to send, on record
+GUARD = "guard"  # the payload key holding the facts of the decision
+LOOK_BACK_ROWS = 200  # more replies than this to one address in one window: a loop anyway
+_NUMBERS = re.compile(r"\d+")
 
 
-def progress_of(state: dict[str, Any] | None) -> tuple[Any, ...]:
+def heard_in(event: Inbound) -> str:
+    """A fingerprint of what came in: its words (case, spacing, numbers aside) and card."""
+    words = _NUMBERS.sub("#", " ".join(event.text.casefold().split()))
+    card = hashlib.sha256(event.file.data).hexdigest() if event.file is not None else ""
+    return hashlib.sha256(f"{words}\0{card}".encode()).hexdigest()[:32]
+
+
+def _progress_of(state: ConversationState | dict[str, Any] | None) -> tuple[Any, ...]:
     """What changes when a turn moves the conversation forward."""
+    if isinstance(state, ConversationState):
+        state = state.model_dump(mode="json")
     state = state or {}
     return (state.get("answers"), state.get("phase"), state.get("submission_id"),
             state.get("card"))
 
 
-def _said(payload: dict[str, Any]) -> tuple[Any, ...]:
-    return (payload.get("parts"), payload.get("choices"), payload.get("reference"))
+def made_progress(before: ConversationState | dict[str, Any] | None,
+                  after: ConversationState | dict[str, Any] | None) -> bool:
+    """Whether a turn stored or changed an answer, a card, the phase or a submission."""
+    return _progress_of(before) != _progress_of(after)
 
 
-async def repeats_itself(session: AsyncSession, *, outbox_id: int, progressed: bool,
-                         limit: int, window: timedelta, now: datetime) -> bool:
-    """Whether the queued reply ``outbox_id`` only repeats what was just sent, again."""
-    if progressed or limit <= 0:
-        return False
+async def hold_back(session: AsyncSession, *, outbox_id: int, heard: str, progressed: bool,
+                    limit: int, window: timedelta, now: datetime) -> bool:
+    """Decide about the queued reply ``outbox_id``; True when it must not be sent.
+
+    Records the facts on the row either way. ``limit <= 0`` turns the cap off.
+    """
     row = await session.get(OutboxMessage, outbox_id)
     if row is None:
         return False
-    earlier = list((await session.scalars(
-        select(OutboxMessage.payload).where(
+    earlier = list((await session.execute(
+        select(OutboxMessage.payload, OutboxMessage.status).where(
             OutboxMessage.channel == row.channel, OutboxMessage.recipient == row.recipient,
-            OutboxMessage.id != row.id, OutboxMessage.status != SUPPRESSED,
-            OutboxMessage.created_at >= now - window)
-        .order_by(OutboxMessage.id.desc()).limit(limit))).all())
-    return len(earlier) >= limit and all(_said(p) == _said(row.payload) for p in earlier)
+            OutboxMessage.id != row.id, OutboxMessage.created_at >= now - window)
+        .order_by(OutboxMessage.id.desc()).limit(LOOK_BACK_ROWS))).all())
+    facts = [(dict((payload or {}).get(GUARD) or {}), status) for payload, status in earlier]
+    new = progressed or all(fact.get("heard") != heard for fact, _ in facts)
+    repeats_sent = sum(1 for fact, status in facts
+                       if fact and not fact.get("new", True) and status != SUPPRESSED)
+    suppress = not new and limit > 0 and repeats_sent >= limit
+    row.payload = {**row.payload, GUARD: {"heard": heard, "new": new,
+                                          "repeats_sent": repeats_sent, "limit": limit}}
+    return suppress
 
 
 async def suppress(session: AsyncSession, outbox_id: int, *,

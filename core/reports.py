@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core.render import Renderer
 from core.storage.database import Database
@@ -52,8 +52,14 @@ async def submission_details(db: Database, reference: str) -> dict[str, Any] | N
         history = (await session.scalars(
             select(AuditEntry).where(AuditEntry.submission_id == submission.id)
             .order_by(AuditEntry.id))).all()
+        # The draft's replies carry its reference (from the first message on), not yet
+        # the submission's id: they are part of its story too.
+        draft = ((OutboxMessage.channel == submission.channel)
+                 & (OutboxMessage.recipient == submission.contributor_id)
+                 & (OutboxMessage.payload["reference"].as_string() == submission.reference))
         messages = (await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.submission_id == submission.id)
+            select(OutboxMessage).where(or_(OutboxMessage.submission_id == submission.id,
+                                            draft))
             .order_by(OutboxMessage.id))).all()
         return {"submission": submission, "cards": cards, "history": history,
                 "messages": messages}

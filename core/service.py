@@ -28,6 +28,7 @@ from core.conversation import (
     FetchCard,
     Inbound,
     Part,
+    Phase,
     Relay,
     Reply,
     StepContext,
@@ -36,6 +37,7 @@ from core.conversation import (
     Withdraw,
     step,
 )
+from core.loops import made_progress
 from core.outbox import OutboundRecord, enqueue, is_claimed, record_from_row
 from core.storage.database import Database
 from core.storage.models import (
@@ -44,6 +46,7 @@ from core.storage.models import (
     Conversation,
     InboundEvent,
     OutboxMessage,
+    ReferenceNumber,
     Submission,
     utcnow,
 )
@@ -74,6 +77,7 @@ class TurnOutcome:
     outbox_ids: list[int] = field(default_factory=list)
     submission_reference: str | None = None
     claimed: list[OutboundRecord] = field(default_factory=list)  # to deliver after commit
+    progressed: bool = False  # an answer, a card, the phase or a submission changed
 
 
 def format_reference(number: int) -> str:
@@ -188,8 +192,9 @@ class IntakeService:
                           submission_status=status)
         result = step(state, event, ctx)
         new_state, reply = result.state, result.reply
+        await self._keep_reference(session, conversation, state, new_state)
         fetches: list[FetchCard] = []
-        outcome = TurnOutcome(state=new_state)
+        outcome = TurnOutcome(state=new_state, progressed=made_progress(state, new_state))
         from_state = state.phase
         stored: CardVersion | None = None
         for effect in result.effects:
@@ -223,6 +228,27 @@ class IntakeService:
         if claim_for is not None and not fetches and is_claimed(message):
             outcome.claimed.append(record_from_row(message))
         return outcome, fetches
+
+    async def _keep_reference(self, session: AsyncSession, conversation: Conversation,
+                              before: ConversationState, after: ConversationState) -> None:
+        """A draft has its reference from its first turn: every reply (and e-mail subject)
+        names it, like a help desk's ticket number. A draft cancelled or restarted keeps
+        its number (the same conversation, the same thread; an undo finds it unchanged);
+        a new contribution after a submission takes a new one."""
+        if after.reference is not None or after.submission_id is not None \
+                or after.phase is Phase.NEW:
+            return
+        if before.reference is not None and before.submission_id is None:
+            after.reference = before.reference
+            return
+        after.reference = await self._new_reference(session, conversation)
+
+    async def _new_reference(self, session: AsyncSession, conversation: Conversation) -> str:
+        """The next number: one insert, so concurrent drafts never wait for each other."""
+        number = ReferenceNumber(conversation_id=conversation.id, created_at=self.clock())
+        session.add(number)
+        await session.flush()
+        return format_reference(number.id)
 
     async def _merge(self, session: AsyncSession, outbox_id: int,
                      payload: dict[str, Any]) -> bool:
@@ -346,7 +372,8 @@ class IntakeService:
             created_at=now, updated_at=now)
         session.add(submission)
         await session.flush()
-        submission.reference = format_reference(submission.id)
+        submission.reference = state.reference or await self._new_reference(session,
+                                                                            conversation)
         state.reference = submission.reference
         state.submission_id = submission.id
         if state.card and state.card.version_id:

@@ -137,15 +137,14 @@ class MailHandler:
 
     async def _turn(self, unit: Unit, facts: MailFacts, contributor: str) -> str:
         session = unit.session
-        before = loops.progress_of(await repository.mail_conversation_state(session,
-                                                                            contributor))
         outcome = await unit.turn(ConversationKey(CHANNEL, contributor), facts.event)
         state = outcome.state.model_dump(mode="json") if outcome.state is not None else {}
-        progressed = loops.progress_of(state) != before
         later = bool(unit.follow_ups)  # a card fetched by URL joins this reply, then it goes
+        reference = state.get("reference")
         for outbox_id in outcome.outbox_ids:
             delivery = await self._threading(session, facts.mail, contributor)
-            delivery["token"] = await store.token(session, contributor, state.get("reference"))
+            await self._same_thread(session, delivery, contributor, reference)
+            delivery["token"] = await store.token(session, contributor)
             if not later:
                 delivery.update(phase=state.get("phase"), missing=missing_fields(state))
             await repository.mail_annotate_outbox(session, outbox_id, delivery)
@@ -153,8 +152,9 @@ class MailHandler:
             await store.record_outbound(
                 session, outbox_id=outbox_id, recipient=contributor,
                 contributor_id=contributor, submission_id=state.get("submission_id"),
-                message_id=delivery["message_id"], subject=facts.mail.subject)
-            await self._guard(unit, outbox_id, contributor, progressed,
+                message_id=delivery["message_id"], subject=delivery["subject"],
+                context={"reference": reference})
+            await self._guard(unit, facts, outbox_id, contributor, outcome.progressed,
                               state.get("submission_id"))
         return "conversation"
 
@@ -172,13 +172,27 @@ class MailHandler:
         return {"message_id": new_message_id(self.address.domain), "in_reply_to": in_reply_to,
                 "references": references, "subject": mail.subject}
 
-    async def _guard(self, unit: Unit, outbox_id: int, recipient: str, progressed: bool,
-                     submission_id: int | None) -> None:
-        """The core's loop guard: a reply that repeats itself to a robot is not sent."""
+    @staticmethod
+    async def _same_thread(session: AsyncSession, delivery: dict[str, Any], contributor: str,
+                           reference: str | None) -> None:
+        """One conversation, one mail thread: the subject its first e-mail had (a later
+        message with other words in its subject is answered in the same thread), and our
+        last e-mail in References when their message does not name it."""
+        first = await store.thread_subject(session, contributor, reference)
+        if first is not None:
+            delivery["subject"] = first
+        earlier = await store.previous(session, contributor)
+        if earlier is not None and earlier.message_id not in delivery["references"]:
+            delivery["references"] = [earlier.message_id, *delivery["references"]][-10:]
+
+    async def _guard(self, unit: Unit, facts: MailFacts, outbox_id: int, recipient: str,
+                     progressed: bool, submission_id: int | None) -> None:
+        """The core's loop guard: past the hourly cap, a reply that answers nothing new
+        (no progress, words the sender already wrote) is not sent; others always are."""
         session, now = unit.session, self.service.clock()
-        if await loops.repeats_itself(session, outbox_id=outbox_id, progressed=progressed,
-                                      limit=self.options.replies_per_hour, window=WINDOW,
-                                      now=now):
+        if await loops.hold_back(session, outbox_id=outbox_id,
+                                 heard=loops.heard_in(facts.event), progressed=progressed,
+                                 limit=self.options.replies_per_hour, window=WINDOW, now=now):
             ours = [record for record in unit.claimed if record.id == outbox_id]
             for record in ours:
                 unit.claimed.remove(record)
@@ -209,7 +223,7 @@ class MailHandler:
                                     detail={"conversation": match.contributor_id,
                                             "matched_by": match.by,
                                             "message_id": mail.message_id})
-        await self._guard(unit, message.id, mail.from_address, False, None)
+        await self._guard(unit, facts, message.id, mail.from_address, False, None)
 
     async def _record_bounce(self, session: AsyncSession, facts: MailFacts,
                              bounce: Bounce) -> None:
@@ -296,4 +310,4 @@ class MailHandler:
                                     contributor_id=None, submission_id=match.submission_id,
                                     message_id=message_id,
                                     context={"review": match.reference})
-        await self._guard(unit, message.id, recipient, False, match.submission_id)
+        await self._guard(unit, facts, message.id, recipient, False, match.submission_id)

@@ -107,6 +107,21 @@ async def record_outbound(session: AsyncSession, *, outbox_id: int, recipient: s
         created_at=repository.mail_now()).on_conflict_do_nothing(index_elements=["outbox_id"]))
 
 
+async def thread_subject(session: AsyncSession, contributor_id: str,
+                         reference: str | None) -> str | None:
+    """The subject our first e-mail about this reference answered (``""`` if it had none);
+    None before there is one."""
+    if reference is None:
+        return None
+    row = (await session.execute(
+        select(OutboundMail.subject).where(
+            OutboundMail.recipient == contributor_id,
+            OutboundMail.contributor_id == contributor_id,
+            OutboundMail.context["reference"].as_string() == reference)
+        .order_by(OutboundMail.id).limit(1))).first()
+    return None if row is None else str(row.subject or "")
+
+
 async def outbound_for(session: AsyncSession, outbox_id: int) -> OutboundMail | None:
     return await session.scalar(select(OutboundMail).where(
         OutboundMail.outbox_id == outbox_id))
@@ -126,12 +141,13 @@ async def mark_outbound(session: AsyncSession, outbound_id: int, status: str) ->
                           .values(status=status))
 
 
-async def token(session: AsyncSession, contributor_id: str, reference: str | None) -> str:
-    """The submission's own token once there is one; the conversation's before."""
-    if reference:
-        found = await repository.mail_submission_token(session, reference, contributor_id)
-        if found:
-            return str(found)
+async def token(session: AsyncSession, contributor_id: str,
+                reference: str | None = None) -> str:
+    """The conversation's reply token, the same from the first reply to the last.
+
+    It used to change to the submission's own token on submission, which split the
+    thread in mail clients; ``reference`` no longer matters (a submission's old token
+    is still matched, ``threads.match_thread``)."""
     return await _thread_token(session, contributor_id, new_token)
 
 

@@ -71,6 +71,23 @@ class Submission(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ReferenceNumber(Base):
+    """The numbers of ``OTDI-0042`` references, one row each, given out in order.
+
+    A draft takes its number with its first message (so every reply can name it); the
+    submission keeps it. An insert is all it takes, so concurrent first messages get
+    distinct, increasing numbers without waiting for each other (a sequence on
+    PostgreSQL; SQLite's AUTOINCREMENT never hands a number out twice).
+    """
+
+    __tablename__ = "reference_numbers"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class CardVersion(Base):
     """Every card a contributor sent, kept: a corrected card is a new version."""
 

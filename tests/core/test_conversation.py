@@ -208,7 +208,7 @@ async def test_after_submission_a_new_one_can_start(chat: Transcript) -> None:
     assert "OTDI-0001" in answer
     answer = await chat.say("new")
     assert "name of the dataset" in answer
-    assert (await chat.state()).reference is None
+    assert (await chat.state()).reference == "OTDI-0002"  # another dataset, the next number
 
 
 async def test_buttons_do_what_typing_does(chat: Transcript) -> None:
