@@ -8,6 +8,7 @@ ping ``@channel`` or forge a link.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,22 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
-def slack_escape(value: Any) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
+ZERO_WIDTH_SPACE = "\u200b"
+_FORMATTING = re.compile(r"([*_~`])")
+
+
+def slack_entities(value: Any) -> str:
+    """The three characters Slack's mrkdwn reads as control characters, as entities
+    (all a link's address may have changed: it must still lead where it says)."""
     text = "" if value is None else str(value)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_escape(value: Any) -> str:
+    """Someone's text shown as they typed it: entities for ``&<>``, and a zero-width
+    space after each ``*_~``` so no pair of them turns into bold, italics, strike or
+    code. Slack has no escape for those; the character itself stays for copy and paste."""
+    return _FORMATTING.sub(rf"\1{ZERO_WIDTH_SPACE}", slack_entities(value))
 
 
 class SafeForSlack(str):
@@ -46,7 +59,7 @@ class Renderer:
         self._plain.filters["link"] = lambda url, label=None: (
             f"{label} <{url}>" if label and label != url else str(url))
         self._slack.filters["link"] = lambda url, label=None: SafeForSlack(
-            f"<{slack_escape(url)}|{slack_escape(label or url)}>")
+            f"<{slack_entities(url)}|{slack_escape(label or url)}>")
         self._plain.filters["card_report"] = lambda report: self._card_report(report, "text")
         self._slack.filters["card_report"] = lambda report: SafeForSlack(
             self._card_report(report, "slack"))

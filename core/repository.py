@@ -113,6 +113,14 @@ async def mail_audited(session: AsyncSession, *, submission_id: int, actor: str,
         AuditEntry.action == action).limit(1)) is not None
 
 
+async def held_event(session: AsyncSession, event_id: int) -> Any:
+    """A logged event kept for a confirmation (``core.inbound.StoredEvent``), or None."""
+    from core.inbound import stored
+
+    row = await session.get(LoggedEvent, event_id)
+    return stored(row) if row is not None else None
+
+
 # -- what the Slack adapter reads ------------------------------------------------------
 
 SLACK = "slack"

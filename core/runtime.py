@@ -118,7 +118,9 @@ def build_runtime(settings: Settings, db: Database | None = None,
                   **service_options: Any) -> Runtime:
     db = db or Database(settings.database_url)
     metrics = Metrics()
-    options = {**_card_functions(settings, metrics), **service_options}
+    options = {**_card_functions(settings, metrics),
+               "require_sender_auth": settings.require_sender_auth,
+               "confirm_within": settings.confirm_within, **service_options}
     service = IntakeService(db, **options)
     deliverers: dict[str, Deliverer] = {}
     metrics.watch(db, service.clock, channels=deliverers.keys)

@@ -9,6 +9,7 @@ the database, and comes back as a second turn.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,11 +22,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import confirmations
 from core.conversation import (
     Audit,
     CardFile,
     ConversationState,
     FetchCard,
+    HoldForConfirmation,
     Inbound,
     Part,
     Phase,
@@ -51,6 +54,7 @@ from core.storage.models import (
     utcnow,
 )
 
+log = logging.getLogger(__name__)
 REVIEW_CHANNEL = "review"
 CardFetcher = Callable[[str], Awaitable[CardFile]]
 
@@ -80,6 +84,11 @@ class TurnOutcome:
     progressed: bool = False  # an answer, a card, the phase or a submission changed
 
 
+def confirm_hours(valid_for: timedelta) -> int:
+    """How long a confirmation request lasts, in whole hours, for the texts."""
+    return max(1, round(valid_for.total_seconds() / 3600))
+
+
 def format_reference(number: int) -> str:
     return f"OTDI-{number:04d}"
 
@@ -91,8 +100,12 @@ class IntakeService:
                  fetch_card: CardFetcher | None = None,
                  card_url_for_location: Callable[[str], str | None] = lambda _: None,
                  clock: Callable[[], datetime] = utcnow,
-                 on_enqueued: Callable[[], None] | None = None) -> None:
+                 on_enqueued: Callable[[], None] | None = None,
+                 require_sender_auth: bool = False,
+                 confirm_within: timedelta = timedelta(hours=24)) -> None:
         self.db = db
+        self.require_sender_auth = require_sender_auth
+        self.confirm_within = confirm_within
         self.check_card = check_card
         self.fetch_card = fetch_card
         self.card_url_for_location = card_url_for_location
@@ -171,6 +184,7 @@ class IntakeService:
 
     async def turn_in(self, session: AsyncSession, key: ConversationKey, event: Inbound, *,
                       merge_into: int | None = None, claim_for: timedelta | None = None,
+                      event_id: int | None = None,
                       ) -> tuple[TurnOutcome, list[FetchCard]]:
         """One turn inside the caller's transaction (the worker's, one per inbound event):
         load the state locked, ``step``, carry out the effects, save, queue the reply.
@@ -180,6 +194,8 @@ class IntakeService:
         With ``claim_for`` the reply is written already claimed (when nothing earlier to
         the same person waits) and returned in ``claimed``, for the caller to deliver
         right after its commit: no claim transaction of the outbox worker's.
+        ``event_id`` is the inbound event this turn answers: the one kept when the
+        conversation holds it for a confirmation.
         """
         conversation = await self._load_conversation(session, key)
         state = ConversationState.model_validate(conversation.state or {})
@@ -189,7 +205,8 @@ class IntakeService:
                 Submission.id == state.submission_id))
         ctx = StepContext(now=self.clock(), check_card=self.check_card,
                           card_url_for_location=self.card_url_for_location,
-                          submission_status=status)
+                          submission_status=status,
+                          require_sender_auth=self.require_sender_auth)
         result = step(state, event, ctx)
         new_state, reply = result.state, result.reply
         await self._keep_reference(session, conversation, state, new_state)
@@ -197,6 +214,7 @@ class IntakeService:
         outcome = TurnOutcome(state=new_state, progressed=made_progress(state, new_state))
         from_state = state.phase
         stored: CardVersion | None = None
+        confirm_token: str | None = None
         for effect in result.effects:
             if isinstance(effect, StoreCard):
                 stored = await self._store_card(session, conversation, new_state, effect)
@@ -206,6 +224,9 @@ class IntakeService:
                 await self._audit(session, key, conversation, new_state, effect)
             elif isinstance(effect, FetchCard):
                 fetches.append(effect)
+            elif isinstance(effect, HoldForConfirmation):
+                confirm_token = await self._hold(session, key, new_state, effect, event_id,
+                                                 reply)
             elif isinstance(effect, Submit):
                 submission = await self._submit(session, key, conversation, new_state,
                                                 from_state)
@@ -217,6 +238,8 @@ class IntakeService:
         conversation.updated_at = self.clock()
         payload = reply.to_dict()
         payload["reference"] = new_state.reference
+        if confirm_token is not None:
+            payload["confirm"] = confirm_token
         outcome.replies.append(payload)
         if merge_into is not None and await self._merge(session, merge_into, payload):
             return outcome, fetches
@@ -228,6 +251,23 @@ class IntakeService:
         if claim_for is not None and not fetches and is_claimed(message):
             outcome.claimed.append(record_from_row(message))
         return outcome, fetches
+
+    async def _hold(self, session: AsyncSession, key: ConversationKey,
+                    state: ConversationState, effect: HoldForConfirmation,
+                    event_id: int | None, reply: Reply) -> str:
+        """Keep the event for a confirmation from the address on record (the key's: the
+        reply goes there); the token rides in the reply for the adapter to address."""
+        token = await confirmations.hold_in(
+            session, channel=key.channel, contributor_id=key.contributor_id,
+            purpose="contributor", action=str(effect.action), reference=state.reference,
+            event_id=event_id, now=self.clock(), valid_for=self.confirm_within)
+        for part in reply.parts:
+            if part.template == "confirmation_needed":
+                part.context["hours"] = confirm_hours(self.confirm_within)
+        log.warning("held a %s by an unverified sender (%s) on %s until the address on "
+                    "record confirms it", effect.action, key.channel,
+                    state.reference or "a draft")
+        return token
 
     async def _keep_reference(self, session: AsyncSession, conversation: Conversation,
                               before: ConversationState, after: ConversationState) -> None:

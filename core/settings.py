@@ -61,8 +61,16 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(60.0, gt=0, validation_alias=_env("INTAKE_LEASE_SECONDS"))
     outbox_give_up_after: timedelta = Field(
         timedelta(days=5), validation_alias=_env("INTAKE_OUTBOX_GIVE_UP_AFTER"))
+    # Sender authentication of e-mail (core.trust, mail.auth): the authserv-ids of the
+    # receiving servers whose Authentication-Results header we believe (RFC 8601).
+    trusted_authserv_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("INTAKE_TRUSTED_AUTHSERV_IDS"))
+    verify_dkim: bool = Field(False, validation_alias=_env("INTAKE_VERIFY_DKIM"))
+    require_sender_auth: bool = Field(False, validation_alias=_env("INTAKE_REQUIRE_SENDER_AUTH"))
+    confirm_within: timedelta = Field(timedelta(hours=24),
+                                      validation_alias=_env("INTAKE_CONFIRM_WITHIN"))
 
-    @field_validator("reviewers", "review_emails", mode="before")
+    @field_validator("reviewers", "review_emails", "trusted_authserv_ids", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         """Accept ``U1,U2`` or ``U1 U2`` as well as a JSON list."""
@@ -70,7 +78,7 @@ class Settings(BaseSettings):
             return [part for part in value.replace(",", " ").split() if part]
         return value
 
-    @field_validator("outbox_give_up_after", mode="before")
+    @field_validator("outbox_give_up_after", "confirm_within", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         """Accept seconds (``432000``) or ``5d``, ``12h``, ``30m``, ``1d12h``; else pydantic's."""

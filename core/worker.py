@@ -78,7 +78,8 @@ class Unit:
         """
         outcome, fetches = await self.service.turn_in(self.session, key, event,
                                                       merge_into=merge_into,
-                                                      claim_for=self.direct(key.channel))
+                                                      claim_for=self.direct(key.channel),
+                                                      event_id=self.event.id)
         self.claimed += outcome.claimed
         state = outcome.state
         if self.metrics is not None:

@@ -20,17 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import loops, repository
+from core import confirmations, loops, repository
 from core.conversation import Inbound
 from core.inbound import StoredEvent
 from core.render import Renderer
 from core.review import ReviewDesk, Reviewer
-from core.service import ConversationKey, IntakeService
+from core.service import ConversationKey, IntakeService, confirm_hours
 from core.settings import Settings
+from core.trust import ReviewGate, SenderTrust, confirms, review_gate
 from mail import store
+from mail.auth import Authentication, DnsTxt, authenticate
 from mail.compose import missing_fields
 from mail.options import MailOptions
-from mail.parsing import ParsedMail, parse_message
+from mail.parsing import ParsedMail, from_mailbox, parse_message
 from mail.review import ANSWER, is_reviewer, read_decision, review_by_mail, reviewer_text
 from mail.robots import Bounce, delivery_report, robot_reason
 from mail.threads import CHANNEL, SubmitAddress, ThreadMatch, match_thread, new_message_id
@@ -53,7 +55,9 @@ class MailFacts:
     robot: str | None
     tags: list[str]
     written: str  # every line the sender wrote (a reviewer's text), quotes removed
-    event: Inbound
+    event: Inbound  # its ``sender_trust`` is what ``auth`` found
+    auth: Authentication = Authentication(SenderTrust.NONE, "")
+    unsafe_from: bool = False  # a From header no reply could safely be addressed from
 
 
 def _annotate_claimed(unit: Unit, outbox_id: int, delivery: dict[str, Any]) -> None:
@@ -79,6 +83,9 @@ class MailHandler:
         self.renderer = renderer
         self.options = options
         self.address = SubmitAddress.parse(settings.submit_address)
+        self.trusted_authserv_ids = frozenset(i.lower() for i in settings.trusted_authserv_ids)
+        # DNS for our own DKIM check: dkimpy's resolver unless one is passed in (tests).
+        self.dns_txt: DnsTxt | None = None
 
     # -- translate: pure ------------------------------------------------------------------
 
@@ -98,11 +105,18 @@ class MailHandler:
         if mail.ignored_more:
             ignored += (self.renderer.render(
                 "mail_more_attachments", {"count": mail.ignored_more}, "mail"),)
+        auth = Authentication(SenderTrust.NONE, "")
+        if reason is None and bounce is None and mail.from_address:
+            auth = authenticate(event.raw or b"", mail.from_address,
+                                trusted_authserv_ids=self.trusted_authserv_ids,
+                                verify_dkim=self.settings.verify_dkim, dns_txt=self.dns_txt)
         inbound = Inbound("text", text=mail.text, file=mail.card,
-                          sender_email=mail.from_address, ignored_attachments=ignored)
+                          sender_email=mail.from_address, ignored_attachments=ignored,
+                          sender_trust=auth.trust)
+        unsafe = not from_mailbox(mail.headers.get("from", ""))[1]
         tags = [t for t in (self.address.tag_of(r) for r in rcpt_tos) if t]
         return MailFacts(mail_from, rcpt_tos, dataclasses.replace(mail, message=None), bounce,
-                         reason, tags, written, inbound)
+                         reason, tags, written, inbound, auth, unsafe)
 
     # -- apply: inside the event's transaction --------------------------------------------
 
@@ -120,7 +134,16 @@ class MailHandler:
                         "subject": mail.subject})
             return f"robot:{facts.robot}"
         if not sender:
+            if facts.unsafe_from:  # the inbox refuses these at DATA; one logged before
+                await self.service.audit_in(session, actor=facts.mail_from or "unknown",
+                                            channel=CHANNEL, action="mail.sender_refused",
+                                            detail={"message_id": mail.message_id})
+                log.warning("refused a message: its From header is unsafe")
+                return "sender-refused"
             return "no-sender"
+        confirming = [t for t in facts.tags if confirmations.is_confirmation_tag(t)]
+        if confirming and confirms(facts.written):
+            return await self._confirmation(unit, facts, confirming[0])
         quoted = [*mail.in_reply_to, *reversed(mail.references)]
         # A review token names its thread exactly; then a contributor's token or thread;
         # then a reply to a review e-mail that lost the token on the way.
@@ -141,10 +164,13 @@ class MailHandler:
         state = outcome.state.model_dump(mode="json") if outcome.state is not None else {}
         later = bool(unit.follow_ups)  # a card fetched by URL joins this reply, then it goes
         reference = state.get("reference")
+        confirm = next((r["confirm"] for r in outcome.replies if r.get("confirm")), None)
         for outbox_id in outcome.outbox_ids:
             delivery = await self._threading(session, facts.mail, contributor)
             await self._same_thread(session, delivery, contributor, reference)
-            delivery["token"] = await store.token(session, contributor)
+            # A request held for confirmation: the reply address carries its token; the
+            # reply goes to the address on record (``contributor``), never the claimant.
+            delivery["token"] = confirm or await store.token(session, contributor)
             if not later:
                 delivery.update(phase=state.get("phase"), missing=missing_fields(state))
             await repository.mail_annotate_outbox(session, outbox_id, delivery)
@@ -208,8 +234,7 @@ class MailHandler:
         session, mail = unit.session, facts.mail
         delivery = await self._threading(session, mail, mail.from_address)
         payload = {"parts": [{"template": "mail_stranger",
-                              "context": {"reference": match.reference,
-                                          "submit_address": self.address.address}}],
+                              "context": {"submit_address": self.address.address}}],
                    "choices": None, "reference": None,
                    "mail": {"kind": "notice", **delivery, "token": None, "phase": None,
                             "missing": []}}
@@ -284,6 +309,9 @@ class MailHandler:
                              {"reference": match.reference})
             return "review:comment"
         decision, words = found
+        gate = review_gate(named_by_token=match.by == "token", trust=facts.event.sender_trust)
+        if gate is not ReviewGate.ALLOW:
+            return await self._hold_decision(unit, facts, match, str(decision), gate)
         result = await self.desk.decide_in(session, match.reference,
                                            Reviewer(id=sender, channel=CHANNEL, email=sender),
                                            decision, words, is_reviewer=True)
@@ -294,13 +322,99 @@ class MailHandler:
                           "decided_by": result.decided_by})
         return "review:refused"
 
+    async def _hold_decision(self, unit: Unit, facts: MailFacts, match: store.ReviewMatch,
+                             decision: str, gate: ReviewGate) -> str:
+        """A decision the core will not take on this message's word: refused when the
+        thread was named only by a quoted Message-ID, else held while the reviewer's
+        listed mailbox is asked to confirm. Either way an audit row, a log line, and
+        nothing changed."""
+        session, sender = unit.session, facts.mail.from_address
+        detail = {"decision": decision, "message_id": facts.mail.message_id,
+                  "matched_by": match.by, "trust": str(facts.event.sender_trust),
+                  "authenticated_by": facts.auth.by}
+        if gate is ReviewGate.NO_TOKEN:
+            await self.service.audit_in(session, actor=sender, channel=CHANNEL,
+                                        action="mail.review_refused_no_token",
+                                        submission_id=match.submission_id, detail=detail)
+            log.warning("refused a decision on %s by e-mail: no review token", match.reference)
+            await self._tell(unit, facts, match, "review_refused_no_token",
+                             {"reference": match.reference})
+            return "review:refused"
+        token = await confirmations.hold_in(
+            session, channel=CHANNEL, contributor_id=sender, purpose="reviewer",
+            action="decision", reference=match.reference, event_id=unit.event.id,
+            now=self.service.clock(), valid_for=self.settings.confirm_within)
+        await self.service.audit_in(session, actor=sender, channel=CHANNEL,
+                                    action="mail.review_held_for_confirmation",
+                                    submission_id=match.submission_id, detail=detail)
+        log.warning("held a decision on %s by e-mail until the reviewer confirms",
+                    match.reference)
+        await self._tell(unit, facts, match, "review_confirmation_needed",
+                         {"reference": match.reference, "decision": decision,
+                          "hours": confirm_hours(self.settings.confirm_within)},
+                         confirm=token)
+        return "review:held"
+
+    async def _confirmation(self, unit: Unit, facts: MailFacts, tag: str) -> str:
+        """A "confirm" to a confirmation request: the held event is carried out as the
+        owner of the mailbox the token went to; a stale token changes nothing."""
+        session, mail = unit.session, facts.mail
+        held = await confirmations.redeem_in(session, tag, self.service.clock())
+        stored = (await repository.held_event(session, held.event_id)
+                  if not isinstance(held, str) and held.event_id is not None else None)
+        if isinstance(held, str) or stored is None:
+            reason = held if isinstance(held, str) else "unknown"
+            await self.service.audit_in(session, actor=mail.from_address, channel=CHANNEL,
+                                        action="mail.confirmation_refused",
+                                        detail={"reason": reason,
+                                                "message_id": mail.message_id})
+            log.warning("refused a confirmation: the token is %s", reason)
+            await self._notice(unit, facts, "confirmation_refused", {"reason": reason})
+            return f"confirmation:{reason}"
+        original = self._read(stored)
+        confirmed = dataclasses.replace(
+            original, mail=mail, event=dataclasses.replace(
+                original.event, sender_trust=SenderTrust.CONFIRMED))
+        await self.service.audit_in(session, actor=held.contributor_id, channel=CHANNEL,
+                                    action="mail.confirmed",
+                                    detail={"action": held.action, "purpose": held.purpose,
+                                            "reference": held.reference,
+                                            "event": held.event_id,
+                                            "message_id": mail.message_id})
+        log.info("confirmed a held %s from the mailbox on record", held.action)
+        if held.purpose == "reviewer" and held.reference:
+            match = await store.review_match_of(session, held.reference)
+            if match is None:
+                return "confirmation:unknown"
+            # As the listed reviewer the token went to: their own e-mail, now confirmed.
+            return await self._review_answer(unit, dataclasses.replace(
+                confirmed, mail=original.mail), match)
+        return await self._turn(unit, confirmed, held.contributor_id)
+
+    async def _notice(self, unit: Unit, facts: MailFacts, template: str,
+                      context: dict[str, Any]) -> None:
+        """A one-off answer to this message's sender, outside any conversation."""
+        session, mail = unit.session, facts.mail
+        delivery = await self._threading(session, mail, mail.from_address)
+        payload = {"parts": [{"template": template, "context": context}],
+                   "choices": None, "reference": None,
+                   "mail": {"kind": "notice", **delivery, "token": None, "phase": None,
+                            "missing": []}}
+        message = await unit.enqueue(CHANNEL, mail.from_address, payload)
+        await store.record_outbound(session, outbox_id=message.id, recipient=mail.from_address,
+                                    contributor_id=None, submission_id=None,
+                                    message_id=delivery["message_id"], subject=mail.subject)
+
     async def _tell(self, unit: Unit, facts: MailFacts, match: store.ReviewMatch,
-                    template: str, context: dict[str, Any], notice: bool = False) -> None:
-        """An answer to one person's e-mail in a review thread, threaded under it."""
+                    template: str, context: dict[str, Any], notice: bool = False,
+                    confirm: str | None = None) -> None:
+        """An answer to one person's e-mail in a review thread, threaded under it;
+        ``confirm``: the confirmation token its reply address carries."""
         session, mail = unit.session, facts.mail
         recipient = mail.from_address
         message_id = new_message_id(self.address.domain)
         payload = {"kind": ANSWER, "reference": match.reference, "notice": notice,
+                   "confirm": confirm,
                    "parts": [{"template": template, "context": context}], "choices": None,
                    "mail": {"message_id": message_id, "in_reply_to": mail.message_id,
                             "references": [*mail.references, mail.message_id][-10:]}}

@@ -16,7 +16,6 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from email.message import Message
-from email.utils import getaddresses
 
 from core.conversation import CardFile
 from mail.answers import tidy_answers
@@ -145,11 +144,43 @@ def _unfold(value: str) -> str:
     return re.sub(r"\r?\n[ \t]*", " ", value).strip()
 
 
+_ANGLE_RE = re.compile(r"<([^<>]*)>")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f<>\\,;:\"()\[\]]")
+
+
+def from_mailbox(from_header: str) -> tuple[str, bool]:
+    """The address of the From header's first mailbox, lower-cased, and whether the
+    header is safe: parsed as RFC 5322 mailboxes (``email.headerregistry``), never out
+    of a display name, so ``"=?utf-8?q?a:victim@x;?=" <me@y>`` is ``me@y``. Unsafe: a
+    header the parser refuses (an encoded CR or LF), an address with characters no
+    header can carry, or an angle address that is not the one the parser read."""
+    value = from_header[:MAX_HEADER_CHARS].strip()
+    if not value:
+        return "", True
+    try:
+        header = email.policy.default.header_factory("from", value)
+        addresses = list(getattr(header, "addresses", ()))
+    except Exception:  # noqa: BLE001 - ValueError for CR/LF, IndexError on odd input
+        return "", False
+    if not addresses:
+        return "", True
+    address = addresses[0].addr_spec.strip()
+    if "@" not in address:
+        return "", True  # not an address at all: unreadable, not unsafe
+    if _UNSAFE_CHARS.search(address.replace('"', "")) or "\n" in str(addresses[0]):
+        return "", False
+    angles = [a.strip() for a in _ANGLE_RE.findall(value)]
+    if angles and address.lower() not in (a.lower().rpartition(":")[2] for a in angles):
+        return "", False
+    return (address.lower(), True) if _looks_like_address(address) else ("", True)
+
+
 def sender_address(from_header: str, envelope_from: str) -> str:
-    """The From address, lower-cased; the envelope sender when From is missing or broken."""
-    for _name, address in getaddresses([from_header[:MAX_HEADER_CHARS]]):
-        if _looks_like_address(address):
-            return address.strip().lower()
+    """The From address; the envelope sender when From is missing or unreadable, and
+    nothing when From is unsafe (the inbox refuses such a message at DATA)."""
+    address, safe = from_mailbox(from_header)
+    if address or not safe:
+        return address
     envelope = envelope_from.strip().strip("<>")
     return envelope.lower() if _looks_like_address(envelope) else ""
 

@@ -194,7 +194,8 @@ class ReviewMailDeliverer(RelayDeliverer):
         """Subject, body and attachment of one thread e-mail; the words are templates'."""
         reference = context["reference"]
         notice = bool(payload.get("notice"))
-        reply_to = self.address.address if notice else self.address.with_tag(plan.token)
+        reply_to = self.address.address if notice else self.address.with_tag(
+            payload.get("confirm") or plan.token)
         subject = self.renderer.render("review_subject", {
             "reference": reference, "name": context["name"],
             "reply": kind != "review.open"}, "mail")

@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core.inbound import KEY_LENGTH, InboundLog, NewEvent
 from core.render import Renderer
-from mail.parsing import message_id_of, message_key, quick_headers
+from mail.parsing import from_mailbox, message_id_of, message_key, quick_headers
 from mail.store import sender_key
 from mail.threads import CHANNEL, SubmitAddress
 
@@ -36,6 +36,7 @@ class Replies:
     too_many_recipients: str
     try_later: str
     busy: str
+    bad_sender: str = "550 5.1.7 The From address cannot be read safely"
 
     @classmethod
     def render(cls, renderer: Renderer, submit_address: str) -> Replies:
@@ -46,7 +47,8 @@ class Replies:
         return cls(no_such_mailbox=f"550 5.1.1 {text('smtp_no_such_mailbox')}",
                    too_many_recipients=f"452 4.5.3 {text('smtp_too_many_recipients')}",
                    try_later=f"451 4.3.0 {text('smtp_try_later')}",
-                   busy=f"421 4.3.2 {text('smtp_busy')}")
+                   busy=f"421 4.3.2 {text('smtp_busy')}",
+                   bad_sender=f"550 5.1.7 {text('smtp_bad_sender')}")
 
 
 def logged_mail(raw: bytes, mail_from: str, rcpt_tos: list[str]) -> NewEvent:
@@ -86,6 +88,11 @@ class InboxHandler:
                           envelope: Envelope) -> str:
         # With decode_data=False, ``content`` and ``original_content`` are one object.
         raw = envelope.original_content or b""
+        if not from_mailbox(quick_headers(raw).get("from", ""))[1]:
+            envelope.content = envelope.original_content = None
+            log.warning("refused a message from %r: its From header is unsafe",
+                        envelope.mail_from)
+            return self.replies.bad_sender  # nothing stored: no reply could go anywhere safe
         try:
             event = logged_mail(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
             appended = await self.inbound.append(event)

@@ -81,6 +81,11 @@ async def review_match(session: AsyncSession, tags: list[str],
     return await _review_of(session, key.removeprefix(REVIEW_PREFIX), "thread") if key else None
 
 
+async def review_match_of(session: AsyncSession, reference: str) -> ReviewMatch | None:
+    """The review thread of a submission, as named by its token (a confirmed decision)."""
+    return await _review_of(session, reference, "token")
+
+
 async def _review_of(session: AsyncSession, reference: str, by: str) -> ReviewMatch | None:
     submission_id = await repository.mail_submission_id(session, reference)
     return ReviewMatch(reference, submission_id, by) if submission_id is not None else None

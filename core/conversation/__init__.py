@@ -7,6 +7,7 @@ from core.conversation.model import (
     ChoiceSet,
     ConversationState,
     FetchCard,
+    HoldForConfirmation,
     Inbound,
     Part,
     Phase,
@@ -21,7 +22,8 @@ from core.conversation.model import (
 from core.conversation.step import step
 
 __all__ = [
-    "Audit", "CardFile", "CardInfo", "ChoiceSet", "ConversationState", "FetchCard", "Inbound",
+    "Audit", "CardFile", "CardInfo", "ChoiceSet", "ConversationState", "FetchCard",
+    "HoldForConfirmation", "Inbound",
     "Part", "Phase", "Relay", "Reply", "StepContext", "StepResult", "StoreCard", "Submit",
     "Withdraw", "step",
 ]

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.trust import Hold, SenderTrust
+
 
 class Phase(StrEnum):
     """Where a conversation stands; the field being asked is ``ConversationState.asking``."""
@@ -87,6 +89,9 @@ class Inbound:
     sender_email: str | None = None  # e-mail: the From address, the default contact
     ignored_attachments: tuple[str, ...] = ()  # files that came along but are not the card
     form: Mapping[str, str] = dataclasses.field(default_factory=dict)  # kind "form"
+    # Who sent it, as the channel could establish (core.trust); Slack and the terminal
+    # are authenticated by their platform, an e-mail says what its checks found.
+    sender_trust: SenderTrust = SenderTrust.PASS
 
 
 @dataclass
@@ -160,6 +165,13 @@ class Withdraw:
 
 
 @dataclass(frozen=True)
+class HoldForConfirmation:
+    """Keep this event until the address on record confirms it (core.trust)."""
+
+    action: Hold
+
+
+@dataclass(frozen=True)
 class Audit:
     """One row of the audit log."""
 
@@ -167,7 +179,7 @@ class Audit:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-Effect = StoreCard | FetchCard | Submit | Relay | Withdraw | Audit
+Effect = StoreCard | FetchCard | Submit | Relay | Withdraw | HoldForConfirmation | Audit
 
 
 @dataclass
@@ -178,6 +190,7 @@ class StepContext:
     check_card: Callable[[bytes, str | None], Any]
     card_url_for_location: Callable[[str], str | None] = lambda _location: None
     submission_status: str | None = None
+    require_sender_auth: bool = False  # INTAKE_REQUIRE_SENDER_AUTH
 
 
 @dataclass

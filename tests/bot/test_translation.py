@@ -19,7 +19,7 @@ from bot.texts import Texts
 from core.cards import check_card
 from core.conversation import ConversationState, Inbound, StepContext, Submit, step
 from core.outbox import PermanentFailure, RetryLater
-from core.render import Renderer, render_reply, slack_escape
+from core.render import Renderer, render_reply, slack_entities, slack_escape
 from tests.fake_slack.server import check_blocks
 
 TEXTS = Texts(Renderer())
@@ -27,7 +27,7 @@ TEXTS = Texts(Renderer())
 
 def typed_in_slack(text: str) -> str:
     """What Slack sends for text a person typed (it escapes the three characters)."""
-    return slack_escape(text)
+    return slack_entities(text)
 
 
 @given(st.text(max_size=200))
@@ -45,6 +45,29 @@ def test_shown_back_it_never_forms_markup(text: str) -> None:
                             TEXTS)
     shown = json.dumps(message, ensure_ascii=False)
     assert "<" not in shown and ">" not in shown
+
+
+ZWSP = "\u200b"
+
+
+@given(st.text(alphabet=st.sampled_from("*_~`ab c\n&<"), max_size=60))
+def test_every_formatting_character_is_disarmed(text: str) -> None:
+    """Slack pairs ``*_~``` into bold, italics, strike and code and offers no escape:
+    each one a contributor typed is followed by a zero-width space, so none can open a
+    span; take the spaces out and the text is as typed."""
+    shown = slack_escape(text)
+    for index, char in enumerate(shown):
+        if char in "*_~`":
+            assert shown[index + 1:index + 2] == ZWSP
+    assert shown.replace(ZWSP, "") == slack_entities(text)
+
+
+def test_a_name_in_bold_is_shown_as_typed_not_bold() -> None:
+    payload = {"parts": [{"template": "understood", "context": {
+        "fields": ["name"], "values": {"name": "*Coral* _Reef_ ~Images~ `v2`"}}}],
+        "choices": None}
+    shown = render_reply(TEXTS.renderer, payload, "slack", False)
+    assert f"*{ZWSP}Coral*{ZWSP} _{ZWSP}Reef_{ZWSP} ~{ZWSP}Images~{ZWSP} `{ZWSP}v2`{ZWSP}" in shown
 
 
 def test_slack_markup_becomes_plain_text() -> None:

@@ -35,6 +35,7 @@ from mail.options import MailOptions
 
 CARD = (Path(__file__).parent.parent / "data" / "ocean_card.md").read_bytes()
 SUBMIT = "data@otdi.test"
+MX = "mx.otdi.test"  # the receiving server whose Authentication-Results the tests trust
 DEADLINE = 10.0
 
 
@@ -168,9 +169,17 @@ def _smtp_send(port: int, sender: str, recipients: list[str], data: bytes) -> di
 
 def letter(body: str, *, sender: str = "ada@example.org", subject: str = "A dataset",
            to: str = SUBMIT, attachments: list[tuple[str, bytes, str]] = (),
-           **headers: str) -> EmailMessage:
-    """A message as a mail client would write it; ``headers`` use ``_`` for ``-``."""
+           auth: str | None = "pass", **headers: str) -> EmailMessage:
+    """A message as a mail client would write it; ``headers`` use ``_`` for ``-``.
+
+    As it arrives through the receiving server the tests trust (``MX``): with its
+    ``Authentication-Results`` saying DMARC ``auth`` for the From domain; ``auth=None``
+    for a message that server said nothing about.
+    """
     message = EmailMessage()
+    if auth and "Authentication_Results" not in headers:
+        message["Authentication-Results"] = (
+            f"{MX}; dmarc={auth} header.from={sender.rpartition('@')[2].strip('>')}")
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
@@ -186,14 +195,14 @@ def letter(body: str, *, sender: str = "ada@example.org", subject: str = "A data
 
 
 def reply_to(received: Received, body: str, *, sender: str = "ada@example.org",
-             quote: bool = True, **headers: str) -> EmailMessage:
+             quote: bool = True, auth: str | None = "pass", **headers: str) -> EmailMessage:
     """A reply as a mail client writes it: to the Reply-To, threaded, the thread quoted."""
     text = body
     if quote:
         quoted = "\n".join("> " + line for line in received.body.splitlines())
         text += f"\n\nOn Tue, 3 Dec 2024 at 10:00, OTDI Intake <{SUBMIT}> wrote:\n{quoted}\n"
     message = letter(text, sender=sender, subject="Re: " + received["Subject"],
-                     to=received["Reply-To"], **headers)
+                     to=received["Reply-To"], auth=auth, **headers)
     message["In-Reply-To"] = received["Message-ID"]
     message["References"] = received["Message-ID"]
     return message
@@ -217,7 +226,8 @@ def make_settings(db: Database, sink_port: int, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "INTAKE_DATABASE_URL": db.url, "INTAKE_SMTP_HOST": "127.0.0.1", "INTAKE_SMTP_PORT": 0,
         "INTAKE_SUBMIT_ADDRESS": SUBMIT, "INTAKE_RELAY_HOST": "127.0.0.1",
-        "INTAKE_RELAY_PORT": sink_port, "INTAKE_MAX_MESSAGE_BYTES": 300_000}
+        "INTAKE_RELAY_PORT": sink_port, "INTAKE_MAX_MESSAGE_BYTES": 300_000,
+        "INTAKE_TRUSTED_AUTHSERV_IDS": MX}
     values.update(overrides)
     return Settings(_env_file=None, **values)
 
