@@ -294,6 +294,8 @@ class MailHandler:
                                         submission_id=match.submission_id,
                                         detail={"message_id": mail.message_id,
                                                 "matched_by": match.by, "told": not told})
+            log.warning("refused a decision on %s by e-mail: not a listed reviewer",
+                        match.reference)
             if not told:  # they hear so once per submission, then silence
                 await self._tell(unit, facts, match, "review_refused_not_reviewer",
                                  {"reference": match.reference}, notice=True)
