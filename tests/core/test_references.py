@@ -121,3 +121,12 @@ async def test_numbers_continue_after_the_submissions_made_before_the_upgrade(
     chat = Transcript(make_service(db))
     await chat.say("hello")
     assert (await chat.state()).reference == "OTDI-0042"
+
+
+def test_intake_chat_shows_the_reference_from_its_first_line(tmp_path: Path) -> None:
+    from tests.test_cli import intake
+
+    chat = intake("chat", "--as", "ada", cwd=tmp_path, stdin="Ocean Temperatures\n")
+    assert chat.returncode == 0, chat.stderr
+    lines = [line for line in chat.stdout.splitlines() if "intake>" in line]
+    assert len(lines) >= 2 and all(line.startswith("[OTDI-0001] intake>") for line in lines)
