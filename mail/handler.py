@@ -173,6 +173,8 @@ class MailHandler:
             delivery["token"] = confirm or await store.token(session, contributor)
             if not later:
                 delivery.update(phase=state.get("phase"), missing=missing_fields(state))
+            if confirm:  # a confirmation request asks one thing: no list of what is missing
+                delivery.update(missing=[])
             await repository.mail_annotate_outbox(session, outbox_id, delivery)
             _annotate_claimed(unit, outbox_id, delivery)
             await store.record_outbound(
