@@ -22,23 +22,11 @@ from core.logs import event as log_event
 from core.metrics import Metrics, after_commit
 from core.outbox import enqueue
 from core.service import REVIEW_CHANNEL
+from core.status import FINAL, OPEN, Move, Status, next_status  # noqa: F401 - re-exported
 from core.storage.database import Database
 from core.storage.models import AuditEntry, CardVersion, Submission, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class Status(StrEnum):
-    """DESIGN.md section 5: draft -> submitted -> in_review -> changes_requested ->
-    (resubmitted) -> approved | rejected | withdrawn."""
-
-    SUBMITTED = "submitted"
-    IN_REVIEW = "in_review"
-    CHANGES_REQUESTED = "changes_requested"
-    RESUBMITTED = "resubmitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
 
 
 class Decision(StrEnum):
@@ -51,12 +39,6 @@ class Decision(StrEnum):
 # A reviewer's thread reply that starts with this goes to the contributor (as a question).
 CONTRIBUTOR_PREFIX = "to contributor:"
 
-OPEN = {Status.SUBMITTED, Status.IN_REVIEW, Status.CHANGES_REQUESTED, Status.RESUBMITTED}
-FINAL = {Status.APPROVED, Status.REJECTED, Status.WITHDRAWN}
-OUTCOME: dict[Decision, Status | None] = {
-    Decision.APPROVE: Status.APPROVED, Decision.CHANGES: Status.CHANGES_REQUESTED,
-    Decision.REJECT: Status.REJECTED, Decision.ASK: None,
-}
 NEEDS_TEXT = {Decision.CHANGES, Decision.REJECT, Decision.ASK}
 CONTRIBUTOR_TEMPLATE = {
     Decision.APPROVE: "decision_approved", Decision.CHANGES: "decision_changes_requested",
@@ -190,19 +172,19 @@ class ReviewDesk:
             return refuse("review_refused_not_reviewer")
         if _is_contributor(submission, reviewer):
             return refuse("review_refused_own_submission")
-        if status in FINAL:
+        new_status = next_status(status, Move(decision))
+        if new_status is None:  # decided already: the table has no way out of it
             return refuse("review_refused_already_decided",
                           await self._decided_by(session, submission))
         if decision in NEEDS_TEXT and not text:
             return refuse("review_refused_needs_text")
-        target = OUTCOME[decision]
-        new_status = target or status
+        moved = new_status != status
         submission.status = new_status
         submission.updated_at = self.clock()
         session.add(AuditEntry(
             submission_id=submission.id, actor=reviewer.id, channel=reviewer.channel,
-            action=f"review.{decision}", from_state=status if target else None,
-            to_state=new_status if target else None,
+            action=f"review.{decision}", from_state=status if moved else None,
+            to_state=new_status if moved else None,
             detail={"text": text[:4000], "reviewer": reviewer.name or reviewer.id},
             created_at=self.clock()))
         context = {"reference": reference, "name": submission.name, "text": text,
@@ -229,12 +211,13 @@ class ReviewDesk:
             submission.extra = {**(submission.extra or {}), "review_thread": thread}
             if thread.get("ts"):
                 submission.review_thread_ts = str(thread["ts"])
-            if submission.status == Status.SUBMITTED:
-                submission.status = Status.IN_REVIEW
+            opened = next_status(submission.status, Move.THREAD_OPENED)
+            if opened is not None:
                 session.add(AuditEntry(
                     submission_id=submission.id, actor="intake", channel=REVIEW_CHANNEL,
-                    action="review.thread_opened", from_state=Status.SUBMITTED,
-                    to_state=Status.IN_REVIEW, detail=thread, created_at=self.clock()))
+                    action="review.thread_opened", from_state=submission.status,
+                    to_state=opened, detail=thread, created_at=self.clock()))
+                submission.status = opened
 
     async def thread_step(self, reference: str, step: str) -> None:
         """Remember one finished step of posting the thread (retries skip it), under the

@@ -42,6 +42,7 @@ from core.conversation import (
 )
 from core.loops import made_progress
 from core.outbox import OutboundRecord, enqueue, is_claimed, record_from_row
+from core.status import Move, next_status
 from core.storage.database import Database
 from core.storage.models import (
     AuditEntry,
@@ -360,11 +361,11 @@ class IntakeService:
             return
         before = submission.status
         if isinstance(effect, Withdraw):
-            after = "withdrawn"
+            after = next_status(before, Move.WITHDRAW) or before
             payload: dict[str, Any] = {"kind": "review.status", "status": after,
                                        "decision": "withdraw", "by": key.contributor_id}
         else:
-            after = "resubmitted" if before == "changes_requested" else before
+            after = next_status(before, Move.CONTRIBUTOR_WROTE) or before
             payload = {"kind": "review.relay", "status": after, "text": effect.text,
                        "filename": effect.filename,
                        "card_version_id": card.id if card else None, "report": effect.report,

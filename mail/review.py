@@ -22,6 +22,7 @@ from core.render import Renderer, render_reply
 from core.review import CONTRIBUTOR_PREFIX, Decision, ReviewDesk, parse_decision
 from core.service import IntakeService
 from core.settings import Settings
+from core.status import Move, next_status
 from core.storage.database import Database
 from mail import store
 from mail.bodytext import body_part, body_text
@@ -203,7 +204,7 @@ class ReviewMailDeliverer(RelayDeliverer):
         attachments: list[tuple[str, bytes, str]] = []
         if kind == "review.open":
             # Once this e-mail is out the submission is in review: say so already.
-            status = "in_review" if context["status"] == "submitted" else context["status"]
+            status = next_status(context["status"], Move.THREAD_OPENED) or context["status"]
             summary = self.renderer.render("review_summary", {**context, "status": status},
                                            "mail")
             body = self.renderer.render("review_open", {**common, "summary": summary}, "mail")
