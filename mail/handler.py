@@ -250,6 +250,7 @@ class MailHandler:
                                     detail={"conversation": match.contributor_id,
                                             "matched_by": match.by,
                                             "message_id": mail.message_id})
+        log.warning("refused a message in someone else's thread (matched by %s)", match.by)
         await self._guard(unit, facts, message.id, mail.from_address, False, None)
 
     async def _record_bounce(self, session: AsyncSession, facts: MailFacts,
@@ -287,6 +288,8 @@ class MailHandler:
                                         action="mail.review_mode_off",
                                         submission_id=match.submission_id,
                                         detail={"message_id": mail.message_id})
+            log.warning("ignored an answer to the review of %s: review by e-mail is off",
+                        match.reference)
             return "review:off"
         if not is_reviewer(self.settings, sender):
             told = await repository.mail_audited(session, submission_id=match.submission_id,
