@@ -1,8 +1,9 @@
 """Which conversation a message belongs to: plus-address tokens and Message-ID threads.
 
 Every reply we send carries ``Reply-To: data+TOKEN@...`` (an unguessable token bound to
-the conversation, or to its submission once there is one) and a Message-ID we keep, so
-an answer is matched by its recipient or by ``In-Reply-To``/``References``.
+the conversation, the same before and after its submission; a submission's own token, used
+by earlier versions, is still matched) and a Message-ID we keep, so an answer is matched
+by its recipient or by ``In-Reply-To``/``References``.
 """
 
 from __future__ import annotations
@@ -96,8 +97,11 @@ async def match_thread(session: AsyncSession, tags: list[str],
     for tag in dict.fromkeys(t.lower() for t in tags if t and not is_review_tag(t)):
         contributor = await session.scalar(select(MailThread.contributor_id).where(
             MailThread.token == tag))
-        if contributor:
-            return ThreadMatch(contributor, by="token")
+        if contributor:  # one token per conversation: its submission, if any, from the state
+            state = await repository.mail_conversation_state(session, contributor)
+            submission_id = state.get("submission_id")
+            return ThreadMatch(contributor, submission_id,
+                               state.get("reference") if submission_id else None, by="token")
         submission = await repository.mail_submission_by_token(session, tag)
         if submission:
             submission_id, reference, contributor_id = submission

@@ -204,3 +204,20 @@ async def test_a_new_e_mail_about_the_same_draft_stays_in_its_thread(
     assert first["Reply-To"] == second["Reply-To"]
     assert second["In-Reply-To"] == str(fresh["Message-ID"])
     assert first["Message-ID"] in second["References"].split()
+
+
+async def test_a_stranger_in_a_submitted_thread_is_on_the_submission_s_record(
+        intake: Intake) -> None:
+    """The token is the conversation's, before and after submitting: a stranger answering
+    the thread after the submission still changes nothing, and the record says so."""
+    answers = TWELVE[:1] + TWELVE[2:5] + TWELVE[6:8] + ["yes, I agree", "yes"]
+    got, _ = await converse(intake, "Hello, I would like to offer a dataset.", answers)
+    assert "submitted as OTDI-0001" in got[-1].body
+    await intake.send(reply_to(got[-1], "withdraw", sender="mallory@example.net"))
+    await intake.sink.wait_for("mallory@example.net")
+    async with intake.db.transaction() as session:
+        entry = await session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "mail.stranger_refused"))
+    assert entry is not None and entry.submission_id is not None
+    assert "mail.stranger_refused" in await show(intake.db, "OTDI-0001")
+    assert len(intake.sink.to(ADA)) == len(got)  # nothing was said to the contributor
