@@ -13,7 +13,13 @@ from sqlalchemy import or_, select
 
 from core.render import Renderer
 from core.storage.database import Database
-from core.storage.models import AuditEntry, CardVersion, OutboxMessage, Submission
+from core.storage.models import (
+    AuditEntry,
+    CardVersion,
+    Conversation,
+    OutboxMessage,
+    Submission,
+)
 
 
 def normalise_reference(text: str) -> str | None:
@@ -65,10 +71,36 @@ async def submission_details(db: Database, reference: str) -> dict[str, Any] | N
                 "messages": messages}
 
 
+async def draft_details(db: Database, reference: str) -> dict[str, Any] | None:
+    """A draft that has its reference (from its first reply) but is not submitted."""
+    async with db.transaction() as session:
+        conversation = await session.scalar(select(Conversation).where(
+            Conversation.state["reference"].as_string() == reference,
+            Conversation.state["submission_id"].as_string().is_(None)))
+        if conversation is None:
+            return None
+        messages = (await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.channel == conversation.channel,
+            OutboxMessage.recipient == conversation.contributor_id,
+            OutboxMessage.payload["reference"].as_string() == reference)
+            .order_by(OutboxMessage.id))).all()
+        history = (await session.scalars(select(AuditEntry).where(
+            AuditEntry.conversation_id == conversation.id,
+            AuditEntry.submission_id.is_(None)).order_by(AuditEntry.id))).all()
+        state = dict(conversation.state or {})
+        return {"reference": reference, "conversation": conversation,
+                "phase": state.get("phase"), "answered": sorted(state.get("answers") or {}),
+                "history": history, "messages": messages}
+
+
 async def print_show(db: Database, renderer: Renderer, reference: str) -> int:
     wanted = normalise_reference(reference)
     details = await submission_details(db, wanted) if wanted else None
     if details is None:
+        draft = await draft_details(db, wanted) if wanted else None
+        if draft is not None:  # named from its first reply on: say what it is
+            print(renderer.render("cli/draft_show", draft))
+            return 0
         print(renderer.render("cli/submission_not_found", {"reference": reference}))
         return 1
     print(renderer.render("cli/submission_show", details))

@@ -160,3 +160,14 @@ async def test_an_unknown_reference_is_not_found(db: Database) -> None:
     assert code == 1 and "OTDI-0404" in shown
     async with db.transaction() as session:
         assert (await session.scalars(select(Submission))).first() is None
+
+
+async def test_a_draft_is_found_by_the_reference_its_replies_carry(db: Database) -> None:
+    chat = Transcript(make_service(db))
+    await chat.say("name: Ocean")
+    await chat.say("change name")
+    code, shown = await show(db)
+    assert code == 0 and "OTDI-0001  (a draft, not submitted)" in shown
+    assert "Contributor:    ada via chat" in shown and "Answered:       " in shown
+    assert "name = Ocean" in shown and "change of name asked" in shown
+    assert len([line for line in shown.splitlines() if "to chat:ada  sent" in line]) == 2
