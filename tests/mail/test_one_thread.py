@@ -8,6 +8,7 @@ comes back.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from contextlib import redirect_stdout
 
@@ -221,3 +222,17 @@ async def test_a_stranger_in_a_submitted_thread_is_on_the_submission_s_record(
     assert entry is not None and entry.submission_id is not None
     assert "mail.stranger_refused" in await show(intake.db, "OTDI-0001")
     assert len(intake.sink.to(ADA)) == len(got)  # nothing was said to the contributor
+
+
+async def test_first_e_mails_arriving_together_get_distinct_references(
+        intake: Intake) -> None:
+    senders = [f"person{n}@example.org" for n in range(8)]
+    await asyncio.gather(*(intake.send(letter("Hello, I have a dataset.", sender=s))
+                           for s in senders))
+    firsts = {s: (await intake.sink.wait_for(s))[0] for s in senders}
+    references = {s: m["Subject"].split("]")[0].removeprefix("[") for s, m in firsts.items()}
+    assert sorted(references.values()) == [f"OTDI-{n:04d}" for n in range(1, 9)]
+    await intake.send(reply_to(firsts[senders[3]], "Ocean Temperatures",
+                               sender=senders[3]))
+    [_, second] = await intake.sink.wait_for(senders[3], 2)
+    assert second["Subject"] == firsts[senders[3]]["Subject"]  # the same one, kept
