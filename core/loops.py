@@ -69,11 +69,12 @@ async def hold_back(session: AsyncSession, *, outbox_id: int, heard: str, progre
     if row is None:
         return False
     earlier = list((await session.execute(
-        select(OutboxMessage.payload, OutboxMessage.status).where(
+        select(OutboxMessage.payload[GUARD], OutboxMessage.status).where(
             OutboxMessage.channel == row.channel, OutboxMessage.recipient == row.recipient,
             OutboxMessage.id != row.id, OutboxMessage.created_at >= now - window)
         .order_by(OutboxMessage.id.desc()).limit(LOOK_BACK_ROWS))).all())
-    facts = [(dict((payload or {}).get(GUARD) or {}), status) for payload, status in earlier]
+    facts = [(dict(guard) if isinstance(guard, dict) else {}, status)
+             for guard, status in earlier]
     new = progressed or all(fact.get("heard") != heard for fact, _ in facts)
     repeats_sent = sum(1 for fact, status in facts
                        if fact and not fact.get("new", True) and status != SUPPRESSED)
