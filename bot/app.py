@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import (
@@ -37,6 +38,14 @@ CHOICE_ACTIONS = re.compile(
 Ack = Callable[..., Awaitable[None]]
 
 
+class _SameToken(logging.Filter):
+    """Bolt reads ``SLACK_BOT_TOKEN`` from the environment on its own and warns at every
+    start that our client (built with that same token) wins: noise, dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
                    signing_secret: str | None, review: ReviewThreads | None = None) -> AsyncApp:
     """The listeners; ``client`` carries the bot token and the configured API URL.
@@ -44,6 +53,9 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
     ``review`` (when ``INTAKE_REVIEW_CHANNEL`` is set) adds the reviewers' buttons, the
     decision modal and the replies in the review threads.
     """
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(existing, _SameToken) for existing in bolt_log.filters):
+        bolt_log.addFilter(_SameToken())
     app = AsyncApp(client=client, signing_secret=signing_secret, name="otdi-intake",
                    process_before_response=True,
                    request_verification_enabled=signing_secret is not None)

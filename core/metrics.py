@@ -8,9 +8,11 @@ database (submissions by status, the outbox's depth and its oldest waiting messa
 the inbound log's backlog) are read when Prometheus scrapes, by ``DatabaseCollector``.
 
 ``GET /metrics`` of the HTTP process serves it; a process without HTTP (``intake mail``,
-``intake worker``) serves it on ``INTAKE_METRICS_PORT`` when that is set (``serve``).
-Each process has its own counters: Prometheus adds them up across instances. The
-database gauges are the same from every process (one database): take ``max`` of them.
+``intake worker``) serves it on a listener of its own when ``INTAKE_METRICS_PORT`` is
+set (``Metrics.serve``, started by ``run_parts``). Each process has its own counters, to
+be added up across instances by Prometheus (multiprocess mode is for forks of one
+server, which these are not); the database gauges are the same from every process (one
+database): take ``max`` of them.
 """
 
 from __future__ import annotations

@@ -184,17 +184,18 @@ async def run_parts(runtime: Runtime, names: list[str], with_worker: bool,
         for name, adapter in chosen:
             if name not in names:
                 adapter.register(runtime)  # `intake worker` delivers for every channel
+                started.append(adapter)  # stopped too: its clients are closed
                 continue
             what, host_setting, port_setting, host_field = LISTENERS.get(
                 name, (name, "", "", ""))
             host = str(getattr(runtime.settings, host_field, "") or "")
+            started.append(adapter)  # stopped even if it fails half-way (its clients)
             try:
                 await adapter.start(runtime)
             except OSError as error:
                 port = int(getattr(runtime.settings, host_field.replace("host", "port"), 0))
                 raise listen_failed(what, host, port, host_setting, port_setting,
                                     error) from None
-            started.append(adapter)
             port = getattr(adapter, "port", None)
             if isinstance(port, int):
                 listening.append(Listening(what, host, port))

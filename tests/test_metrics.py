@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.adapter import WebAdapter
+from core.logs import TextFormatter
 from core.metrics import Metrics
 from core.outbox import enqueue
 from core.review import Decision, ReviewDesk, Reviewer
@@ -99,7 +101,9 @@ async def both(db: Database, sink: Sink, fake: FakeSlack) -> AsyncIterator[Both]
             await stop_intake(intake)
 
 
-async def test_metrics_after_a_conversation_by_mail_and_one_by_slack(both: Both) -> None:
+async def test_metrics_after_a_conversation_by_mail_and_one_by_slack(
+        both: Both, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     intake = both.intake
     # Every field and the card in one message, then "yes" to what is asked until it is
     # submitted (the questions before the summary are the conversation's business).
@@ -158,6 +162,17 @@ async def test_metrics_after_a_conversation_by_mail_and_one_by_slack(both: Both)
                  channel="mail", outcome="applied") == 1
     assert value(samples, "intake_submissions", status="approved") == 1
     assert value(samples, "intake_submissions", status="in_review") == 0
+    # One log line per card check and per decision, without the card or any text.
+    lines = [TextFormatter().format(record) for record in caplog.records]
+    [card] = [line for line in lines if " card checked " in line]
+    for field in ("channel=mail", "verdict=passes", "errors=0", f"bytes={len(CARD)}"):
+        assert field in card, (field, card)
+    [decision] = [line for line in lines if " decision " in line]
+    for field in ("reference=OTDI-0001", "decision=approve", f"by={RITA}", "channel=mail",
+                  "outcome=applied", "status=approved"):
+        assert field in decision, (field, decision)
+    assert not [line for line in lines if "moored buoys" in line or "cdla" in line]
+
     # The Slack adapter's own counters are on the same registry.
     assert value(samples, "intake_slack_requests_total", status="200") == 1
     assert value(samples, "intake_slack_events_total", kind="message") == 1

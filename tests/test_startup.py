@@ -133,6 +133,28 @@ async def test_a_token_slack_refuses(tmp_path: Path) -> None:
     assert call.token == "xoxb-revoked"
 
 
+async def test_a_busy_port_with_slack_configured_is_still_one_line(tmp_path: Path,
+                                                                  busy_port: int) -> None:
+    """The Slack client made before the port failed is closed too: nothing else printed."""
+    fake = FakeSlack(bot_token="xoxb-right")
+    await fake.start()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command(), "serve", cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=environment(tmp_path, SLACK_BOT_TOKEN="xoxb-right",
+                            SLACK_SIGNING_SECRET="secret", SLACK_API_URL=fake.api_url,
+                            INTAKE_HTTP_PORT=str(busy_port)))
+        stdout, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
+    finally:
+        await fake.stop()
+    result = subprocess.CompletedProcess([], process.returncode or 0, stdout.decode(),
+                                         stderr.decode())
+    one_clear_line(result, f"cannot listen for HTTP on 127.0.0.1:{busy_port}",
+                   "set INTAKE_HTTP_PORT to a free port")
+    assert len(fake.calls_to("auth.test")) == 1  # the token was checked first
+
+
 async def test_the_banner_comes_once_every_listener_is_bound(tmp_path: Path,
                                                              db: Database) -> None:
     url = make_url(db.url)
