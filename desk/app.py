@@ -115,6 +115,8 @@ class WebDesk:
 
     def add_routes(self, app: web.Application) -> None:
         app.on_cleanup.append(self.finish_sending)
+        if not any(resource.canonical == "/" for resource in app.router.resources()):
+            app.router.add_get("/", self.to_desk)  # the HTTP process's front page
         app.router.add_get("/desk", self.to_desk)
         app.router.add_get("/desk/", self.guarded(self.list_page))
         app.router.add_get("/desk/static/desk.css", self.stylesheet)

@@ -65,6 +65,10 @@ async def test_nothing_is_shown_or_decided_without_sign_in(
             assert response.status == 303, path
             assert response.headers["Location"] == "/desk/sign-in"
             assert b"Ocean" not in await response.read()
+    async with client.get(desk.base + "/") as response:  # the front page is the desk's
+        assert response.status == 200
+        assert str(response.url).endswith("/desk/sign-in")
+        assert "Sign in to the review desk" in await response.text()
     async with client.get(f"{desk.base}/desk/sign-in") as response:
         csrf = csrf_of(await response.text())  # an anonymous session has a token too
     status, _, _ = await decide(desk, client, "approve", csrf=csrf)
