@@ -29,10 +29,20 @@ CHANNEL = "chat"
 _CARD_LINE = re.compile(r"^\s*(?:dataset[ -_]?)?card\s*[:=]\s*(?P<path>.+?)\s*$", re.I)
 
 
+_CARD_SUFFIXES = (".md", ".markdown", ".txt")
+
+
 def card_path_in(line: str, asking_card: bool) -> Path | None:
-    """The local file a line names as the card, if any (URLs are left to the core)."""
+    """The local file a line names as the card, if any (URLs are left to the core).
+
+    A bare path to an existing ``.md``/``.markdown``/``.txt`` file is the card at any
+    question (a corrected card at the summary), not only when the card is asked for.
+    """
     match = _CARD_LINE.match(line)
-    candidate = match.group("path") if match else (line.strip() if asking_card else "")
+    bare = line.strip().strip("'\"")
+    looks_like_card = " " not in bare and bare.lower().endswith(_CARD_SUFFIXES)
+    candidate = match.group("path") if match else (
+        line.strip() if asking_card or looks_like_card else "")
     candidate = candidate.strip().strip("'\"")
     if not candidate or candidate.lower().startswith(("http://", "https://")):
         return None

@@ -400,7 +400,7 @@ _MODALITY_ALIASES: dict[str, list[str]] = {
     "text": ["text", "textual", "text only", "txt", "written", "written text", "natural language",
              "nlp", "documents", "document"],
     "images": ["image", "images", "picture", "pictures", "photo", "photos", "photograph",
-               "photographs", "img", "imagery", "pic", "pics"],
+               "photographs", "img", "imagery", "imaging", "pic", "pics"],
     "audio": ["audio", "sound", "speech", "voice", "voices", "audio only", "recordings",
               "spoken"],
     "video": ["video", "videos", "movie", "movies", "film", "films", "video including audio",
@@ -468,6 +468,24 @@ class Modalities(_Model):
             raise FieldError("modalities", "modalities_unknown",
                              unknown=_shown(unknown or fillers), choices=choices)
         return cls(values=[label for label in choices if label in chosen])
+
+
+# Words too vague to be read as a modality in the middle of a sentence ("all of it",
+# "other things", "social science").
+_PROSE_MODALITY_SKIP = frozenset({_ALL, "other"})
+
+
+def modalities_in(text: str) -> list[str]:
+    """The modality labels named anywhere in a sentence, in the spec's order.
+
+    For prose ("some coral reef photos with audio"), not for answers: unknown words are
+    skipped here, where ``Modalities.parse`` refuses them.
+    """
+    table, longest = _modality_table()
+    labels = _modality_labels()
+    found = {labels[meaning] for meaning, _piece in _match_phrases(_words(text), table, longest)
+             if meaning is not None and meaning not in _PROSE_MODALITY_SKIP}
+    return [label for label in modality_choices() if label in found]
 
 
 # --------------------------------------------------------------------------- domain
@@ -542,6 +560,21 @@ class Domain(_Model):
             raise FieldError("domain", "domain_suggestion_too_long", length=len(collapsed),
                              limit=DOMAIN_SUGGESTION_LIMIT)
         return cls(value=collapsed, is_suggestion=True)
+
+
+# Domain words that mean something else in a sentence ("none of these", "in general").
+_PROSE_DOMAIN_SKIP = frozenset({"none", "general", "generic", "n a", "not applicable", "law",
+                                "sea", "health", "industry", "chips", "weather"})
+
+
+def domains_in(text: str) -> list[str]:
+    """The listed domains named anywhere in a sentence ("buoy data from marine science")."""
+    table, longest = _domain_table()
+    found: list[str] = []
+    for meaning, piece in _match_phrases(_words(text), table, longest):
+        if meaning is not None and piece not in _PROSE_DOMAIN_SKIP and meaning not in found:
+            found.append(meaning)
+    return found
 
 
 # --------------------------------------------------------------------------- email

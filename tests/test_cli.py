@@ -79,3 +79,26 @@ def test_each_command_s_help_lists_the_settings_it_reads(tmp_path: Path) -> None
     assert "SLACK_SIGNING_SECRET" in web.stdout and "INTAKE_HTTP_PORT" in web.stdout
     everything = intake("--help", cwd=tmp_path)
     assert "INTAKE_OUTBOX_GIVE_UP_AFTER" in everything.stdout
+
+
+def test_chat_understands_prose_corrections_and_a_card_path_at_any_step(
+        tmp_path: Path) -> None:
+    session = "\n".join([
+        "Hi! My dataset is called Ocean Temperatures and you can find it at "
+        "http://example.org/ocean",
+        "yes", "wait, the name is wrong, it should just be Ocean Temps",
+        "we'll keep it ourselves", str(CARD), "text and images", "time-series",
+        "oh right, it's ada@example.org", "I agree",
+        str(CARD),  # a corrected card at the summary: a card, not "yes or no?"
+        "yes",
+    ]) + "\n"
+    chat = intake("chat", "--as", "ada", cwd=tmp_path, stdin=session)
+    assert chat.returncode == 0, chat.stderr
+    out = chat.stdout
+    assert "I understood: name Ocean Temperatures, location https://example.org/ocean" in out
+    assert "Dataset name: Ocean Temps" in out
+    assert "type the path of the README.md" in out and "attach" not in out
+    assert "Contact e-mail: ada@example.org" in out
+    assert "new version of your card" in out
+    assert "did not understand that as a yes or a no" not in out
+    assert "is submitted as OTDI-0001" in out

@@ -88,3 +88,38 @@ TASK_IDS: frozenset[str] = frozenset(TASK_SUBTASKS)
 SUBTASK_PARENT: dict[str, str] = {
     sub: task for task, subs in TASK_SUBTASKS.items() for sub in subs if sub not in TASK_SUBTASKS
 }
+
+# Which of the form's modalities a task or a Hub tag points to, by the words in its id
+# (image-to-text: images and text). First word of the form's label: text, images, audio,
+# video, other (science data).
+_MODALITY_WORDS: dict[str, str] = {
+    "text": "text", "token": "text", "question": "text", "translation": "text",
+    "summarization": "text", "fill": "text", "sentence": "text", "zero": "text",
+    "multiple": "text", "document": "text", "conversational": "text",
+    "image": "images", "object": "images", "depth": "images", "mask": "images",
+    "keypoint": "images", "visual": "images", "3d": "other",
+    "audio": "audio", "speech": "audio", "voice": "audio",
+    "video": "video",
+    "tabular": "other", "table": "other", "time": "other", "timeseries": "other",
+    "graph": "other", "biology": "other", "robotics": "other", "geospatial": "other",
+    "reinforcement": "other",
+}
+_TAG_PREFIX = "modality:"
+
+
+def modality_keys(task_categories: list[str], tags: list[str]) -> list[str]:
+    """Modality keys (``text``, ``images``...) that a card's tasks and ``modality:`` tags
+    suggest; ``zero-shot-image-classification`` says images, not text."""
+    found: list[str] = []
+    ids = [t.casefold() for t in task_categories]
+    ids += [t.casefold().removeprefix(_TAG_PREFIX) for t in tags
+            if t.casefold().startswith(_TAG_PREFIX)]
+    for task in ids:
+        words = [w for w in task.replace("_", "-").split("-") if w]
+        keys = [_MODALITY_WORDS[w] for w in words if w in _MODALITY_WORDS]
+        if "zero" in words and len(keys) > 1:
+            keys = keys[1:]
+        for key in keys:
+            if key not in found:
+                found.append(key)
+    return found

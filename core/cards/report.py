@@ -36,6 +36,8 @@ class CardReport:
     findings: list[Finding] = field(default_factory=list)
     pretty_name: str | None = None
     license: str | None = None
+    task_categories: list[str] = field(default_factory=list)  # hints for the conversation
+    tags: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
@@ -58,7 +60,8 @@ class CardReport:
     def to_dict(self) -> dict[str, Any]:
         return {"readable": self.readable, "filename": self.filename, "size": self.size,
                 "sha256": self.sha256, "pretty_name": self.pretty_name,
-                "license": self.license, "verdict": self.verdict,
+                "license": self.license, "task_categories": list(self.task_categories),
+                "tags": list(self.tags), "verdict": self.verdict,
                 "exit_code": self.exit_code,
                 "findings": [finding.to_dict() for finding in self.findings]}
 
@@ -67,7 +70,9 @@ class CardReport:
         return cls(readable=bool(data["readable"]), filename=data.get("filename"),
                    size=int(data.get("size", 0)), sha256=str(data.get("sha256", "")),
                    findings=[Finding.from_dict(f) for f in data.get("findings", [])],
-                   pretty_name=data.get("pretty_name"), license=data.get("license"))
+                   pretty_name=data.get("pretty_name"), license=data.get("license"),
+                   task_categories=list(data.get("task_categories") or []),
+                   tags=list(data.get("tags") or []))
 
 
 def unreadable_report(finding: Finding, filename: str | None, size: int = 0,
@@ -107,6 +112,8 @@ def _check(data: bytes, filename: str | None, max_bytes: int) -> CardReport:
     if front.data is not None:
         report.pretty_name = _text_or_none(front.data.get("pretty_name"))
         report.license = _license_text(front.data.get("license"))
+        report.task_categories = _short_texts(front.data.get("task_categories"))
+        report.tags = _short_texts(front.data.get("tags"))
         report.findings.extend(check_yaml(front.data))
     unreadable = front.data is None and (front.found or bool(front.findings))
     markdown = check_markdown(body, front.data, unreadable)
@@ -122,6 +129,13 @@ def _check(data: bytes, filename: str | None, max_bytes: int) -> CardReport:
 
 def _text_or_none(value: Any) -> str | None:
     return None if is_empty(value) else shorten(value, 200)
+
+
+def _short_texts(value: Any, limit: int = 50) -> list[str]:
+    """A YAML list (or one value) of short strings, as far as it is one."""
+    items = value if isinstance(value, list) else [value]
+    return [shorten(item, 100) for item in items[:limit]
+            if isinstance(item, str) and item.strip()]
 
 
 def _license_text(value: Any) -> str | None:

@@ -57,11 +57,16 @@ COMMANDS: dict[str, str] = {
     "restart": "restart", "start over": "restart", "reset": "restart",
     "start again": "restart", "new": "restart", "new submission": "restart",
     "withdraw": "withdraw", "withdraw it": "withdraw", "withdraw my submission": "withdraw",
+    "undo": "undo", "undo that": "undo", "undo it": "undo", "take that back": "undo",
+    "take it back": "undo", "revert": "undo", "revert that": "undo", "undo the cancel": "undo",
+    "undo cancel": "undo",
 }
 
 _CHANGE_RE = re.compile(
-    r"^(?:please\s+)?(?:change|edit|update|fix|correct|set)\s+(?:the\s+|my\s+)?"
-    rf"({_KEY_PATTERN})(?:\s*(?:to|:|=|->)\s*(?P<value>.+))?$",
+    r"^(?:(?:please|can you|could you|let's|lets|i'd like to|i want to)\s+)?"
+    r"(?:change|edit|update|fix|correct|set|make|modify|replace)\s+(?:the\s+|my\s+|our\s+)?"
+    rf"({_KEY_PATTERN})(?:\s*(?:to\s+be|to|:|=|->|be|into|with)\s*(?P<value>.+)|"
+    r"\s+(?P<bare>[^\s].*))?$",
     re.IGNORECASE | re.DOTALL,
 )
 _NUMBERS_RE = re.compile(r"^\s*\d{1,3}(?:\s*(?:,|and|&|\s)\s*\d{1,3})*\s*$")
@@ -99,8 +104,11 @@ def change_request(text: str) -> ChangeRequest | None:
     if not match:
         return None
     field = FIELD_ALIASES[re.sub(r"\s+", " ", match.group(1).lower())]
-    value = match.group("value")
-    return ChangeRequest(field, value.strip() if value and value.strip() else None)
+    value = match.group("value") or match.group("bare")
+    value = value.strip().rstrip(".!").strip() if value else None
+    if value and normalise(value) in ("please", "again", "now", "too", "as well"):
+        value = None  # "change the name please"
+    return ChangeRequest(field, value or None)
 
 
 def field_pairs(text: str) -> list[tuple[str, str]]:
@@ -178,3 +186,110 @@ def yes_or_no(text: str) -> bool | None:
     if words[0] in _YES_WORDS and all(w in _YES_WORDS | _FILLER for w in words):
         return True
     return None
+
+
+# -- corrections -------------------------------------------------------------------------
+
+# Words that open a correction: what follows replaces an earlier answer.
+_MARKERS = ("actually", "wait", "oops", "whoops", "sorry", "oh right", "oh wait", "oh",
+            "ah", "hmm", "um", "uh", "my bad", "my mistake", "correction", "scratch that",
+            "i mean", "i meant", "rather", "hang on", "hold on", "no wait", "pardon",
+            "ok so", "so")
+_MARKER_RE = re.compile(
+    r"^(?:(?:" + "|".join(re.escape(m).replace(r"\ ", r"\s+") for m in _MARKERS)
+    + r")(?![\w'])[\s,.!:;\u2013\u2014-]*)+", re.IGNORECASE)
+# "no" alone is an answer (hosting, consent): it opens a correction only before one.
+_NO_RE = re.compile(r"^(?:no|nope|nah)\b[\s,.!:;\u2013\u2014-]+", re.IGNORECASE)
+_FIELD_WRONG_RE = re.compile(
+    rf"^(?:the\s+|my\s+|our\s+)?({_KEY_PATTERN})\s+(?:is|was|'s|are)\s+(?:wrong|incorrect|"
+    r"not right|a typo|off|outdated)\b[\s,.;:!\u2013\u2014-]*"
+    r"(?:(?:it\s+|that\s+|this\s+)?(?:should|must|ought to)\s+(?:just\s+|really\s+|actually\s+)?"
+    r"(?:be|read|say)\s+|(?:it'?s|it\s+is)\s+(?:really\s+|actually\s+)?|use\s+|make it\s+)?"
+    r"(?P<value>.*)$", re.IGNORECASE | re.DOTALL)
+_FIELD_IS_RE = re.compile(
+    rf"^(?:the\s+|my\s+|our\s+)?({_KEY_PATTERN})\s+(?:should\s+(?:just\s+|really\s+)?be|"
+    r"must\s+be|is\s+(?:really|actually)|is|=|->)\s+(?P<value>.+)$", re.IGNORECASE | re.DOTALL)
+_IT_IS_RE = re.compile(
+    r"^(?:it'?s|it\s+is|it\s+should\s+(?:just\s+)?be|should\s+(?:just\s+)?be|make\s+it|"
+    r"that\s+should\s+be|i\s+meant?|use|(?:it\s+)?was\s+meant\s+to\s+be|the\s+right\s+one\s+is)"
+    r"\s+(?:just\s+|really\s+|actually\s+)?(?P<value>.+)$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A change of an earlier answer; ``field`` None when the words do not name it."""
+
+    field: str | None
+    value: str | None
+    marked: bool  # opened with "actually", "oops", "sorry"...
+
+
+def _field_of(alias: str) -> str:
+    return FIELD_ALIASES[re.sub(r"\s+", " ", alias.lower())]
+
+
+def _value(text: str | None) -> str | None:
+    if text is None:
+        return None
+    value = text.strip().strip("\"'\u201c\u201d").strip()
+    value = re.sub(r"[\s.!]+$", "", value) if "://" not in value else value.rstrip(".!")
+    value = re.sub(r"^(?:just|simply)\s+", "", value, flags=re.IGNORECASE)
+    return value or None
+
+
+def correction_of(text: str) -> Correction | None:
+    """``Actually no - change the domain to Marine``, ``wait, the name is wrong, it should
+    just be X``, ``oh right, it's dana@example.org``, ``oops sorry, https://...``,
+    ``set the e-mail to ...``, ``the domain should be Legal``: what to change, or None.
+
+    One line only: a sentence inside a longer e-mail is read by its labels instead.
+    """
+    text = text.strip()
+    if not text or "\n" in text or len(text) > 500:
+        return None
+    rest = _MARKER_RE.sub("", text, count=1)
+    marked = rest != text
+    if field_pairs(rest):
+        return None  # "sorry, modalities: text": read by its labels
+    after_no = _NO_RE.sub("", rest, count=1)
+    said_no = after_no != rest
+    for candidate, opened in ((rest, marked), (after_no, True)):
+        found = _explicit(candidate) if opened or candidate == rest else None
+        if found is not None:
+            return Correction(found.field, found.value, opened)
+    if said_no and _IT_IS_RE.match(after_no):
+        rest = after_no
+    match = _IT_IS_RE.match(rest) if marked or said_no else None  # "it's X" alone is prose
+    if match:
+        return Correction(None, _value(match.group("value")), True)
+    if marked and rest.strip(" ,.!-"):
+        return Correction(None, _value(rest), True)
+    return None
+
+
+def _explicit(text: str) -> ChangeRequest | None:
+    change = change_request(text)
+    if change is not None:
+        return ChangeRequest(change.field, _value(change.value))
+    match = _FIELD_WRONG_RE.match(text)
+    if match:
+        return ChangeRequest(_field_of(match.group(1)), _value(match.group("value")))
+    match = _FIELD_IS_RE.match(text)
+    if match:
+        field, value = _field_of(match.group(1)), _value(match.group("value"))
+        if field == "card" and not (value or "").lower().startswith("https://"):
+            return None  # "the card is attached": not an answer
+        return ChangeRequest(field, value)
+    return None
+
+
+_AGREEMENT = re.compile(
+    r"^(?:(?:yes|ok|okay|sure|yep|and)[, ]+)?(?:i|we)\s+(?:do\s+|hereby\s+|fully\s+)?"
+    r"(?:agree|accept|consent)(?:\s+(?:(?:to|with)\s+)?(?:the|your|these|all|those)?\s*"
+    r"(?:terms|conditions|license|licence)(?:\s+(?:for|of)\s+contribution)?)?$"
+    r"|^(?:agreed|i agree to everything|terms accepted|accept(?:ed)? the terms)$")
+
+
+def is_agreement(text: str) -> bool:
+    """"I agree", "we accept the terms": agreement, whatever question is open."""
+    return len(text) <= 80 and bool(_AGREEMENT.match(normalise(text)))

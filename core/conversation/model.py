@@ -35,6 +35,20 @@ class CardInfo(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     version_id: int | None = None
     source_url: str | None = None
+    pretty_name: str | None = None  # the card's own name for the dataset
+    modalities: list[str] = Field(default_factory=list)  # what its tasks and tags suggest
+
+
+class Proposal(BaseModel):
+    """Answers read from prose, waiting for one "yes" before any is stored.
+
+    ``values`` holds, by field, the text that field's parser takes (so a "yes" stores
+    exactly what was shown); ``then`` is the question that was open before.
+    """
+
+    values: dict[str, str]
+    then: str | None = None
+    upgraded: bool = False  # an http:// link was shown as https://
 
 
 class ConversationState(BaseModel):
@@ -52,6 +66,12 @@ class ConversationState(BaseModel):
     reference: str | None = None
     submission_id: int | None = None
     turns: int = 0
+    proposal: Proposal | None = None
+    before_cancel: str | None = None  # the question open when "cancel" was asked to confirm
+    card_name_noted: str | None = None  # the card's pretty_name already pointed out
+    last_set: str | None = None  # the field answered last: where a bare "I meant X" goes
+    consent_early: bool = False  # agreed before the terms were shown: asked with the summary
+    undo: list[dict[str, Any]] = Field(default_factory=list)  # earlier states, newest last
 
 
 @dataclass(frozen=True)

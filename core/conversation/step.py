@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.cards.hf_tasks import modality_keys
 from core.conversation.interpret import (
-    change_request,
+    Correction,
     clean_text,
     command_of,
+    correction_of,
     field_pairs,
+    is_agreement,
     is_greeting,
     normalise,
     numbered_choices,
@@ -28,6 +31,7 @@ from core.conversation.model import (
     FetchCard,
     Inbound,
     Phase,
+    Proposal,
     Relay,
     Reply,
     StepContext,
@@ -36,12 +40,19 @@ from core.conversation.model import (
     Submit,
     Withdraw,
 )
+from core.conversation.prose import read_prose
 from core.fields import FIELD_ORDER, FieldError, choices_for, parse_field
-from core.spec import terms
+from core.spec import modality_choices, terms
+from core.trust import may_change_draft
 
 CONFIRM = "confirm"
 DOMAIN_SUGGESTION = "domain_suggestion"
 DOMAIN_OTHER = "domain_other"
+PROPOSAL = "proposal"  # "I understood: name X, location Y. Right?"
+CANCEL = "cancel"  # "Cancel this contribution?"
+CONSENT_CONFIRM = "consent_confirm"  # the summary and the terms: "agree and submit?"
+UNDO_DEPTH = 5
+_STRONG_PROSE = ("name", "location", "card", "email")  # found by shape or by "called"
 MULTIPLE_CHOICE_FIELDS = {"modalities"}
 _OTHER_DOMAIN = {"other", "other…", "other...", "something else", "none of these",
                  "none of them", "my own", "suggest my own", "i'll suggest one", "own"}
@@ -61,13 +72,70 @@ class _Turn:
         self.reply = Reply()
         self.effects: list[Effect] = []
         self.changed: list[str] = []
+        # Consent counts only as the answer to the terms the last reply showed.
+        self.terms_open = state.asking in ("consent", CONSENT_CONFIRM)
 
     def audit(self, action: str, **detail: Any) -> None:
         self.effects.append(Audit(action, detail))
 
 
 def step(state: ConversationState, event: Inbound, ctx: StepContext) -> StepResult:
-    """Advance the conversation by one inbound event."""
+    """Advance the conversation by one inbound event; a turn that changed the draft
+    (an answer, the card, a cancel or restart) can be taken back with ``undo``."""
+    if (event.kind == "text" and state.phase is not Phase.SUBMITTED
+            and command_of(clean_text(event.text)) == "undo"
+            and may_change_draft(event.sender_trust, has_answers=bool(state.answers),
+                                 require_auth=ctx.require_sender_auth)):
+        return _undo(state, ctx)
+    result = _advance(state, event, ctx)
+    if result.state.phase is Phase.SUBMITTED:
+        result.state.undo = []
+    elif state.phase is not Phase.SUBMITTED and _draft(result.state) != _draft(state):
+        result.state.undo = [*state.undo, _snapshot(state)][-UNDO_DEPTH:]
+    else:
+        result.state.undo = list(state.undo)
+    return result
+
+
+def _draft(state: ConversationState) -> Any:
+    """What ``undo`` takes back: the answers, the card, whether it was cancelled."""
+    return (state.answers, state.card.sha256 if state.card else None,
+            state.phase is Phase.CANCELLED)
+
+
+def _snapshot(state: ConversationState) -> dict[str, Any]:
+    return state.model_dump(mode="json", exclude={"undo", "turns"})
+
+
+def _undo(state: ConversationState, ctx: StepContext) -> StepResult:
+    """Back to the state before the last turn that changed the draft."""
+    turn = _Turn(state, ctx)
+    turn.state.turns += 1
+    if not state.undo:
+        turn.reply.add("nothing_to_undo")
+        if state.phase in (Phase.COLLECTING, Phase.CONFIRMING):
+            _repeat_question(turn)
+        return StepResult(turn.state, turn.reply, turn.effects)
+    restored = ConversationState.model_validate({
+        **state.undo[-1], "turns": turn.state.turns, "undo": state.undo[:-1],
+        "reference": state.reference, "submission_id": state.submission_id,
+        "suggested_email": state.suggested_email})
+    if restored.phase is Phase.NEW:
+        restored.phase = Phase.COLLECTING
+    if restored.asking == CANCEL:  # undoing the cancel does not ask about it again
+        restored.asking, restored.before_cancel = restored.before_cancel, None
+    fields = [f for f in FIELD_ORDER if restored.answers.get(f) != state.answers.get(f)]
+    turn.state = restored
+    turn.audit("conversation.undone", fields=fields,
+               uncancelled=state.phase is Phase.CANCELLED)
+    turn.reply.add("undone", cancelled=state.phase is Phase.CANCELLED, fields=fields,
+                   values={f: _display(restored, f) for f in fields})
+    _repeat_question(turn)
+    return StepResult(turn.state, turn.reply, turn.effects)
+
+
+def _advance(state: ConversationState, event: Inbound, ctx: StepContext) -> StepResult:
+    """One event, as the contributor meant it."""
     turn = _Turn(state, ctx)
     turn.state.turns += 1
     if event.suggested_email and not turn.state.suggested_email:
@@ -190,22 +258,59 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
     command = command_of(text)
     if command and not (command == "restart" and greeted):
         return _run_command(turn, command)
-    change = change_request(text)
-    if change is not None:
-        turn.audit("field.change_requested", field=change.field)
-        if change.value is None:
-            _ask(turn, change.field, changing=True)
+    if state.asking in (PROPOSAL, CANCEL, CONSENT_CONFIRM, CONFIRM):
+        picked = numbered_choices(text, state.offered)  # "1": the first button's value
+        text = picked[0] if picked else text
+    if state.asking == CANCEL:
+        answer = yes_or_no(text)
+        if answer is True:
+            _cancel(turn)
             return True
-        _apply(turn, change.field, change.value)
-        return False
+        # Anything but yes keeps the draft; the text is not taken as an answer to the
+        # question before (it is not the one on screen).
+        state.asking, state.before_cancel = state.before_cancel, None
+        state.offered = []
+        turn.reply.add("cancel_kept")
+        _repeat_question(turn)
+        return True
+    if state.asking == PROPOSAL and state.proposal is not None:
+        answer = yes_or_no(text)
+        if answer is True:
+            _accept_proposal(turn)
+            return False
+        if answer is False:
+            _decline_proposal(turn)
+            return False
+    correction = correction_of(text)
+    if correction is not None:
+        handled = _correct(turn, correction)
+        if handled is not None:
+            return handled
+    if state.asking == PROPOSAL:
+        # Labelled answers or another sentence replace what was understood; anything
+        # else is not taken for the question before it (that one is not on screen).
+        if not field_pairs(text) and _propose_from_prose(turn, text, asked=None):
+            return False
+        if not field_pairs(text):
+            turn.reply.add("confirm_unclear")
+            return False
+        state.asking = state.proposal.then if state.proposal else None
+        state.proposal = None
+        state.offered = []  # the numbers shown were the proposal's
     pairs = field_pairs(text)
     if pairs:
         # The card last: "the README at the location" needs the location first.
         for key, value in sorted(pairs, key=lambda pair: pair[0] == "card"):
             _apply(turn, key, value, from_pairs=True)
         return False
+    if state.asking not in ("consent", CONSENT_CONFIRM) and is_agreement(text):
+        _apply(turn, "consent", text)  # shows the terms first
+        return False
     if greeted:
-        return False  # a first "hello" or "I have a dataset" is not an answer yet
+        # A first "hello" or "I have a dataset" is not an answer yet; a first sentence
+        # that names things is read, and shown back.
+        _propose_from_prose(turn, text, asked=None)
+        return False
     asking = state.asking
     if is_greeting(text):
         turn.reply.add("greeting_again")
@@ -216,7 +321,16 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
     if suggestion and suggestion["field"] == asking and yes_or_no(text) is True:
         _apply(turn, asking, suggestion["value"])
         return False
+    if asking == CONSENT_CONFIRM:
+        _apply(turn, "consent", "yes" if yes_or_no(text) is True else text)
+        consent = state.answers.get("consent")
+        if isinstance(consent, dict) and consent.get("agreed"):
+            return _confirm(turn, "yes")
+        return False
     if asking == CONFIRM:
+        if yes_or_no(text) is None and normalise(text) not in ("yes", "submit") \
+                and _propose_from_prose(turn, text, asked=None):
+            return False
         return _confirm(turn, text)
     if asking == DOMAIN_SUGGESTION:
         _confirm_domain_suggestion(turn, text)
@@ -233,9 +347,146 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
             turn.reply.add("bad_number", count=len(state.offered))
         elif picked:
             _receive_choice(turn, asking, picked)
-        else:
+        elif not _propose_from_prose(turn, text, asked=asking):
             _apply(turn, asking, text)
     return False
+
+
+# -- prose and corrections ---------------------------------------------------------------
+
+def _plain_answer(field: str, text: str) -> bool:
+    """Whether ``text`` is simply an answer to ``field`` (then prose is not looked for)."""
+    if field not in FIELD_ORDER or field == "card":
+        return False
+    try:
+        parsed = parse_field(field, text)
+    except FieldError:
+        return False
+    return not (field == "domain" and getattr(parsed, "is_suggestion", False))
+
+
+def _propose_from_prose(turn: _Turn, text: str, asked: str | None) -> bool:
+    """Read ``text`` for answers; show what was found in one question. True if shown.
+
+    An answer to the question asked stays an answer (a name that contains "Images" is
+    a name), unless the text also holds a link, an address or a "called ...".
+    """
+    state = turn.state
+    found = read_prose(text).found()
+    if not found:
+        return False
+    if asked is not None:
+        strong_elsewhere = [f for f in found if f in _STRONG_PROSE and f != asked]
+        if _plain_answer(asked, text) and not strong_elsewhere and not (
+                asked == "name" and found.get("name", text) != text.strip()):
+            return False
+        if asked == "card" and set(found) <= {"card", "location"}:
+            return False  # a link as the card's answer: fetched as the card
+        if set(found) == {asked} and asked != "name":
+            # An answer to the question asked, in a sentence ("we'll keep it ourselves",
+            # "it's at https://..."): what the sentence says for that field.
+            _apply(turn, asked, found[asked])
+            return True
+    values: dict[str, str] = {}
+    upgraded = False
+    for field, raw in found.items():
+        if field == "card":
+            values[field] = raw
+            continue
+        try:
+            parsed = parse_field(field, raw)
+        except FieldError as error:
+            suggestion = error.context.get("suggestion")
+            if field != "location" or not isinstance(suggestion, str):
+                continue
+            raw, upgraded = suggestion, upgraded or error.code == "location_http"
+            parsed = parse_field(field, raw)
+        if field == "domain" and getattr(parsed, "is_suggestion", False):
+            continue
+        if _stored_form(field, parsed) == state.answers.get(field):
+            continue  # already the answer: nothing to confirm
+        values[field] = raw
+    if not values:
+        return False
+    _propose(turn, values, upgraded=upgraded)
+    return True
+
+
+def _propose(turn: _Turn, values: dict[str, str], *, upgraded: bool = False) -> None:
+    state = turn.state
+    then = state.proposal.then if state.asking == PROPOSAL and state.proposal else state.asking
+    state.proposal = Proposal(values=values, then=then, upgraded=upgraded)
+    state.asking = PROPOSAL
+    turn.audit("prose.proposed", fields=list(values))
+
+
+def _accept_proposal(turn: _Turn) -> None:
+    state = turn.state
+    proposal = state.proposal
+    assert proposal is not None
+    state.proposal, state.asking = None, proposal.then
+    turn.audit("prose.confirmed", fields=list(proposal.values))
+    for field, value in sorted(proposal.values.items(), key=lambda item: item[0] == "card"):
+        _apply(turn, field, value, from_pairs=True)
+
+
+def _decline_proposal(turn: _Turn) -> None:
+    state = turn.state
+    proposal = state.proposal
+    assert proposal is not None
+    state.proposal, state.asking = None, proposal.then
+    turn.audit("prose.declined", fields=list(proposal.values))
+    turn.reply.add("proposal_declined", fields=list(proposal.values))
+
+
+def _correct(turn: _Turn, correction: Correction) -> bool | None:
+    """Apply a correction; None when it cannot tell which field is meant."""
+    state = turn.state
+    field, value, certain = correction.field, correction.value, correction.field is not None
+    if field is None:
+        if value is None:
+            return None
+        field, certain = _field_for(state, value)
+        if field is None:
+            return None
+    turn.audit("field.change_requested", field=field)
+    if state.asking == PROPOSAL and state.proposal is not None:
+        state.proposal.values.pop(field, None)
+        if not state.proposal.values:
+            state.asking, state.proposal = state.proposal.then, None
+    if value is None:
+        _ask(turn, field, changing=True)
+        return True
+    if certain or field == "card":
+        _apply(turn, field, value)
+    elif _plain_answer(field, value):
+        _propose(turn, {field: value})
+    else:
+        return None
+    return False
+
+
+def _field_for(state: ConversationState, value: str) -> tuple[str | None, bool]:
+    """Which field a bare "I meant ..." corrects, and whether that is certain: by its
+    shape (an address, a link), else the question open, else a guess to confirm."""
+    found = read_prose(value).found()
+    asking = state.asking
+    if "email" in found and len(found) == 1:
+        return "email", True
+    if "card" in found:
+        return "card", True
+    if "location" in found:
+        return ("card" if asking == "card" else "location"), True
+    if asking in FIELD_ORDER and (asking != "consent" or _plain_answer(asking, value)):
+        return asking, True
+    if asking in (DOMAIN_OTHER, DOMAIN_SUGGESTION):
+        return "domain", True
+    for field in ("hosting", "modalities", "domain"):
+        if _plain_answer(field, value):
+            return field, False
+    if state.last_set in ("name",):
+        return state.last_set, False
+    return None, False
 
 
 def _run_command(turn: _Turn, command: str) -> bool:
@@ -250,16 +501,26 @@ def _run_command(turn: _Turn, command: str) -> bool:
         turn.reply.add("summary", **_summary_context(state))
         _repeat_question(turn)
     elif command in ("cancel", "withdraw"):
-        turn.audit("conversation.cancelled", answers=sorted(state.answers))
-        state.phase = Phase.CANCELLED
-        state.asking = None
-        turn.reply.add("cancelled")
+        if state.asking == CANCEL or not any(f in state.answers for f in FIELD_ORDER):
+            _cancel(turn)
+        else:  # eight answers are not thrown away on one word
+            state.before_cancel = state.asking
+            _ask(turn, CANCEL)
     elif command == "restart":
         turn.audit("conversation.restarted")
         _start(turn, greet=False)
         turn.reply.add("restarted")
         _next_question(turn)
     return True
+
+
+def _cancel(turn: _Turn) -> None:
+    state = turn.state
+    turn.audit("conversation.cancelled", answers=sorted(state.answers))
+    state.phase = Phase.CANCELLED
+    state.asking = state.before_cancel = None
+    state.proposal = None
+    turn.reply.add("cancelled", can_undo=bool(state.answers))
 
 
 def _repeat_question(turn: _Turn) -> None:
@@ -277,6 +538,13 @@ def _apply(turn: _Turn, field: str, text: str, *, from_pairs: bool = False,
     state = turn.state
     if field == "card":
         _receive_card_text(turn, text, from_pairs=from_pairs)
+        return
+    if field == "consent" and not turn.terms_open:
+        # An early "I agree" or "terms: sure": the terms are shown and asked, once
+        # (with the summary, when nothing else is missing).
+        turn.reply.add("consent_terms_first")
+        state.asking = "consent"
+        state.consent_early = True
         return
     if field == "email" and state.suggested_email and yes_or_no(text) is True:
         text = state.suggested_email
@@ -296,6 +564,15 @@ def _apply(turn: _Turn, field: str, text: str, *, from_pairs: bool = False,
             state.asking = field
         return
     _store(turn, field, parsed)
+
+
+def _stored_form(field: str, parsed: Any) -> Any:
+    """The answer as ``_store`` keeps it, to compare with what is there."""
+    if field == "modalities":
+        return list(parsed.values)
+    if field == "domain":
+        return {"value": parsed.value, "is_suggestion": parsed.is_suggestion}
+    return getattr(parsed, "value", None)
 
 
 def _store(turn: _Turn, field: str, parsed: Any) -> None:
@@ -329,6 +606,9 @@ def _set(turn: _Turn, field: str, value: Any) -> None:
     if field == "domain":
         state.pending_domain = None
     turn.changed.append(field)
+    state.last_set = field
+    if field == "consent":
+        state.consent_early = False
     turn.audit("field.set", field=field, value=value, previous=previous)
 
 
@@ -337,6 +617,12 @@ def _receive_choice(turn: _Turn, field: str, values: list[str]) -> None:
     if field == CONFIRM:
         _confirm(turn, values[0] if values else "")
         return
+    if field in (PROPOSAL, CANCEL, CONSENT_CONFIRM):  # only the open question counts
+        if turn.state.asking == field:
+            _receive_text(turn, values[0] if values else "", greeted=False)
+        return
+    if field == "consent":
+        turn.terms_open = True  # the buttons sit under the terms
     if field == DOMAIN_SUGGESTION:
         _confirm_domain_suggestion(turn, values[0] if values else "")
         return
@@ -360,6 +646,7 @@ def _receive_form(turn: _Turn, event: Inbound) -> None:
     card's errors to acknowledge first.
     """
     state = turn.state
+    turn.terms_open = True  # the form shows the terms above its checkbox
     for name in FIELD_ORDER:
         if name != "card" and event.form.get(name) is not None:
             _apply(turn, name, event.form[name])
@@ -381,7 +668,7 @@ def _receive_form(turn: _Turn, event: Inbound) -> None:
         return
     state.phase = Phase.CONFIRMING
     turn.reply.add("summary", **_summary_context(state))
-    _confirm(turn, "yes")
+    _confirm(turn, "yes", problems_shown=False)
 
 
 def _offer_domain_suggestion(turn: _Turn, text: str) -> None:
@@ -449,10 +736,15 @@ def _receive_card(turn: _Turn, event: Inbound) -> None:
         turn.state.asking = "card"
         return
     replaced = turn.state.card is not None
+    labels = {label.split()[0].casefold(): label for label in modality_choices()}
+    keys = modality_keys(list(getattr(report, "task_categories", [])),
+                         list(getattr(report, "tags", [])))
     turn.state.card = CardInfo(
         filename=event.file.filename, sha256=report.sha256, size=report.size,
         verdict=report.verdict, errors=[f.message for f in report.errors],
-        warnings=[f.message for f in report.warnings], source_url=event.file.source_url)
+        warnings=[f.message for f in report.warnings], source_url=event.file.source_url,
+        pretty_name=getattr(report, "pretty_name", None),
+        modalities=[labels[key] for key in keys if key in labels])
     turn.state.card_errors_acknowledged = False
     turn.state.answers["card"] = event.file.filename
     turn.reply.add("card_received", report=report.to_dict(), filename=event.file.filename,
@@ -463,11 +755,15 @@ def _receive_card(turn: _Turn, event: Inbound) -> None:
 
 # -- confirmation and submission ----------------------------------------------------------
 
-def _confirm(turn: _Turn, text: str) -> bool:
+def _confirm(turn: _Turn, text: str, *, problems_shown: bool = True) -> bool:
+    """Yes submits. The summary already listed the card's problems and offered "submit
+    anyway", so a yes to it is that; only the Slack form, which did not show them, asks."""
     state = turn.state
     answer = yes_or_no(text)
     if answer is None and normalise(text) in ("yes", "submit"):
         answer = True
+    if answer is True and problems_shown and state.card and state.card.errors:
+        state.card_errors_acknowledged = True
     if answer is True:
         if state.card and state.card.errors and not state.card_errors_acknowledged:
             state.card_errors_acknowledged = True
@@ -488,9 +784,20 @@ def _confirm(turn: _Turn, text: str) -> bool:
 
 
 def _acknowledge(turn: _Turn) -> None:
+    state = turn.state
     if turn.changed:
         turn.reply.add("understood", fields=turn.changed,
-                       values={f: _display(turn.state, f) for f in turn.changed})
+                       values={f: _display(state, f) for f in turn.changed})
+    card_name = state.card.pretty_name if state.card else None
+    name = state.answers.get("name")
+    if card_name and isinstance(name, str) and state.card_name_noted != card_name \
+            and _name_key(name) != _name_key(card_name):
+        state.card_name_noted = card_name  # said once; the contributor decides
+        turn.reply.add("card_name_differs", name=name, card_name=card_name)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", name.casefold()).split())
 
 
 def _missing(state: ConversationState) -> list[str]:
@@ -504,10 +811,16 @@ def _next_question(turn: _Turn) -> None:
     state = turn.state
     if state.phase is not Phase.COLLECTING and state.phase is not Phase.CONFIRMING:
         return
-    if state.asking and state.asking != CONFIRM:
+    missing = _missing(state)
+    if state.consent_early and missing == ["consent"] and state.asking in (
+            "consent", CONSENT_CONFIRM, CONFIRM, None):
+        state.phase = Phase.CONFIRMING  # agreed early: the terms and the summary, one question
+        turn.reply.add("summary", **_summary_context(state))
+        _ask(turn, CONSENT_CONFIRM)
+        return
+    if state.asking and state.asking not in (CONFIRM, CONSENT_CONFIRM):
         _ask(turn, state.asking)
         return
-    missing = _missing(state)
     if missing:
         state.phase = Phase.COLLECTING
         _ask(turn, missing[0])
@@ -521,11 +834,18 @@ def _ask(turn: _Turn, field: str, changing: bool = False) -> None:
     """Put the question for ``field`` at the end of the reply, with its choices."""
     state = turn.state
     state.asking = field
-    if field != CONFIRM and state.phase is Phase.CONFIRMING:
+    if field not in (CONFIRM, CONSENT_CONFIRM) and state.phase is Phase.CONFIRMING:
         state.phase = Phase.COLLECTING
     options: list[tuple[str, str]]
     if field == CONFIRM:
-        options = [("yes", "Submit"), ("no", "Change something")]
+        options = [("yes", "Submit anyway" if state.card and state.card.errors else "Submit"),
+                   ("no", "Change something")]
+    elif field == PROPOSAL:
+        options = [("yes", "Yes, right"), ("no", "No")]
+    elif field == CONSENT_CONFIRM:
+        options = [("yes", "I agree, submit"), ("no", "I do not agree")]
+    elif field == CANCEL:
+        options = [("yes", "Yes, cancel it"), ("no", "No, keep going")]
     elif field == DOMAIN_SUGGESTION:
         options = [("yes", f"Yes, use \u201c{state.pending_domain}\u201d"),
                    ("no", "No, show the list")]
@@ -536,9 +856,23 @@ def _ask(turn: _Turn, field: str, changing: bool = False) -> None:
     else:
         options = choices_for(field) if field != DOMAIN_OTHER else []
     state.offered = [value for value, _label in options]
+    card = state.card
+    from_card: str | None = None  # what the card says for this field, offered with "yes"
+    if card and not changing and field not in state.answers and state.suggestion is None:
+        if field == "name" and card.pretty_name:
+            from_card = card.pretty_name
+        elif field == "modalities" and card.modalities:
+            from_card = ", ".join(card.modalities)
+        if from_card:
+            state.suggestion = {"field": field, "value": from_card}
     turn.reply.add("ask", field=field, current=_display(state, field) if changing else None,
-                   pending_domain=state.pending_domain, terms=terms() if field == "consent"
-                   else None, suggested_email=state.suggested_email,
+                   proposal=_proposal_items(state) if field == PROPOSAL else [],
+                   upgraded=bool(state.proposal and state.proposal.upgraded),
+                   from_card=from_card,
+                   answer_count=sum(f in state.answers for f in FIELD_ORDER),
+                   pending_domain=state.pending_domain,
+                   terms=terms() if field in ("consent", CONSENT_CONFIRM) else None,
+                   suggested_email=state.suggested_email,
                    options=[{"value": v, "label": lbl} for v, lbl in options],
                    multiple=field in MULTIPLE_CHOICE_FIELDS,
                    card_from_location=bool(state.answers.get("card_from_location")),
@@ -546,6 +880,22 @@ def _ask(turn: _Turn, field: str, changing: bool = False) -> None:
                    acknowledged=state.card_errors_acknowledged)
     turn.reply.choices = ChoiceSet(field, options, field in MULTIPLE_CHOICE_FIELDS) \
         if options else None
+
+
+def _proposal_items(state: ConversationState) -> list[dict[str, str]]:
+    """The proposal as it will be stored: each field and its value, shown."""
+    items: list[dict[str, str]] = []
+    for field, text in (state.proposal.values.items() if state.proposal else []):
+        shown = text
+        if field != "card":
+            try:
+                parsed = parse_field(field, text)
+            except FieldError:
+                continue
+            preview = state.model_copy(update={"answers": {field: _stored_form(field, parsed)}})
+            shown = _display(preview, field) or text
+        items.append({"field": field, "value": shown})
+    return items
 
 
 def _display(state: ConversationState, field: str) -> str | None:

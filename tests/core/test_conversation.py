@@ -143,16 +143,23 @@ async def test_consent_must_be_explicit(chat: Transcript) -> None:
     assert "Here is your contribution" in answer
 
 
-async def test_a_card_with_errors_needs_insisting(chat: Transcript, db) -> None:
+async def test_a_card_with_problems_is_submitted_anyway_from_the_summary(
+        chat: Transcript, db) -> None:
+    """The summary lists the card's problems and offers "submit anyway": one "yes" sends
+    it (it used to cost a second round trip)."""
     await chat.say("name: X, url: https://example.org/x, hosting: yes, modalities: audio, "
-                   "domain: legal, email: ada@example.org, consent: yes")
+                   "domain: legal, email: ada@example.org")
     answer = await chat.upload("card.md", b"# Just a title\n\nNo front matter at all.\n")
     assert "problem" in answer.lower()
+    answer = await chat.say("I agree")
+    assert "Here is your contribution" in answer
+    assert "front matter" in answer  # the problems, listed in the summary
+    assert 'Answer "submit anyway" (or "yes")' in answer
     answer = await chat.say("yes")
-    assert "reviewers will see" in answer.lower()
-    assert (await chat.state()).phase is Phase.CONFIRMING
-    answer = await chat.say("submit anyway")
     assert "OTDI-0001" in answer
+    async with db.transaction() as session:
+        submission = await session.scalar(select(Submission))
+    assert submission.extra["card_errors_acknowledged"] is True
 
 
 async def test_a_corrected_card_is_a_new_version(chat: Transcript, db) -> None:
@@ -184,7 +191,9 @@ async def test_commands(chat: Transcript) -> None:
     assert "Starting over" in answer
     assert (await chat.state()).answers == {}
     await chat.say("name: Ocean")
-    answer = await chat.say("cancel")
+    answer = await chat.say("cancel")  # one answer is not thrown away on one word
+    assert "Cancel this contribution?" in answer and "Cancelled" not in answer
+    answer = await chat.say("yes")
     assert "Cancelled" in answer
     answer = await chat.say("hello again")
     assert "name of the dataset" in answer
@@ -253,8 +262,15 @@ async def test_yes_takes_the_suggested_link(chat: Transcript) -> None:
     assert 'Answer "yes"' in answer
     answer = await chat.say("yes")
     assert "Dataset location: https://example.org/birds" in answer
-    answer = await chat.say("www.example.org")  # no pending suggestion for hosting
-    assert "hosting" in (await chat.state()).asking
+    # No pending suggestion for hosting: a link typed now is offered as a new location,
+    # and asked about, never stored silently.
+    answer = await chat.say("www.example.org")
+    assert "I understood: location https://www.example.org. Right?" in answer
+    state = await chat.state()
+    assert state.answers["location"] == "https://example.org/birds"
+    answer = await chat.say("no")
+    assert "did not keep it" in answer and "host the dataset" in answer
+    assert (await chat.state()).asking == "hosting"
 
 
 async def test_the_site_mailto_with_an_empty_card_line(chat: Transcript) -> None:

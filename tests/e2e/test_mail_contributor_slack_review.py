@@ -86,7 +86,9 @@ async def test_mail_contributor_slack_reviewers(product: tuple[Intake, SlackHarn
     assert await intake.send(letter(everything, subject="I want to contribute an OTDI dataset",
                                     attachments=[("README.md", CARD, "text/markdown")])) == {}
     [summary] = await sink.wait_for(ADA, 1)
-    assert "Coral Reefs of Belize" in summary.body and "Shall I submit" in summary.body
+    # The agreement came before the terms were shown: the summary shows them and asks once.
+    assert "Coral Reefs of Belize" in summary.body and "CDLA-Permissive-2.0" in summary.body
+    assert "Do you agree to these terms?" in summary.body
     assert await intake.send(reply_to(summary, "Yes, submit it.")) == {}
     submitted = (await sink.wait_for(ADA, 2))[1]
     assert "OTDI-0001" in submitted["Subject"] and "is submitted as OTDI-0001" in submitted.body

@@ -1,0 +1,257 @@
+"""Transcripts of people writing as people do: prose, corrections, the card's own words,
+an early "I agree", cancel and undo. Through the real service and database (the chat
+channel); the same core answers Slack and e-mail (tests/bot, tests/mail)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.conversation import Phase
+from core.render import Renderer
+from tests.core.transcript import Transcript, make_service
+
+CARD = (Path(__file__).parent.parent / "data" / "ocean_card.md").read_bytes()
+BROKEN_CARD = b"# Just a title\n\nNo front matter at all.\n"
+
+
+@pytest.fixture
+def chat(db) -> Transcript:
+    return Transcript(make_service(db))
+
+
+async def answers(chat: Transcript) -> dict:
+    return (await chat.state()).answers
+
+
+async def test_a_prose_introduction_is_shown_back_in_one_question(chat: Transcript) -> None:
+    answer = await chat.say("Hi! My dataset is called Coral Reef Images and you can find it "
+                            "at http://example.org/coral")
+    assert "I understood: name Coral Reef Images, location https://example.org/coral. " \
+           "Right?" in answer
+    assert "https://" in answer and "secure" in answer  # the http -> https suggestion
+    assert await answers(chat) == {}  # nothing stored before the yes
+    answer = await chat.say("yes")
+    assert "Dataset name: Coral Reef Images" in answer
+    assert "Dataset location: https://example.org/coral" in answer
+    assert "host the dataset" in answer  # the next question
+    assert (await answers(chat))["name"] == "Coral Reef Images"
+
+
+async def test_name_comma_link_at_the_name_question(chat: Transcript) -> None:
+    await chat.say("hello")
+    answer = await chat.say("Coral Reef Images, https://example.org/coral")
+    assert "I understood: name Coral Reef Images, location https://example.org/coral" in answer
+    answer = await chat.say("no")
+    assert "did not keep any of it" in answer and "name of the dataset" in answer
+    assert await answers(chat) == {}
+
+
+async def test_one_part_of_what_was_understood_is_corrected(chat: Transcript) -> None:
+    await chat.say("We have a dataset named \u201cReef Photos\u201d at https://example.org/reef")
+    answer = await chat.say("no, the name is Coral Reef Photos 2024")
+    assert "Dataset name: Coral Reef Photos 2024" in answer
+    assert "I understood: location https://example.org/reef. Right?" in answer
+    answer = await chat.say("right")
+    assert "Dataset location: https://example.org/reef" in answer
+    assert (await answers(chat))["name"] == "Coral Reef Photos 2024"
+
+
+async def test_words_in_a_sentence_are_candidates_too(chat: Transcript) -> None:
+    await chat.say("name: Whale Song, url: https://example.org/whales")
+    answer = await chat.say("It's recordings and photos of whales in the ocean, please host it")
+    assert "I understood: hosting Yes, the AI Alliance hosts it, modalities Images, Audio, " \
+           "domain Marine. Right?" in answer
+    answer = await chat.say("yep")
+    assert "Modalities: Images, Audio" in answer and "Domain: Marine" in answer
+    assert (await answers(chat))["hosting"] == "alliance"
+
+
+async def test_a_plain_answer_with_a_modality_word_stays_a_name(chat: Transcript) -> None:
+    await chat.say("hello")
+    answer = await chat.say("Coral Reef Images")
+    assert "Dataset name: Coral Reef Images" in answer and "I understood" not in answer
+
+
+# -- the corrections of the issue, reproduced -------------------------------------------
+
+async def test_actually_no_change_the_domain_to_marine(chat: Transcript) -> None:
+    await chat.say("name: X, url: https://example.org/x, hosting: no, modalities: text")
+    await chat.upload("README.md", CARD)
+    answer = await chat.say("Actually no - change the domain to Marine")
+    assert "Domain: Marine" in answer and "your suggestion" not in answer
+    assert (await answers(chat))["domain"] == {"value": "Marine", "is_suggestion": False}
+
+
+async def test_wait_the_name_is_wrong_at_the_hosting_question(chat: Transcript) -> None:
+    await chat.say("name: Coral Reef Images, url: https://example.org/coral")
+    answer = await chat.say("wait, the name is wrong, it should just be Coral Reefs")
+    assert "Dataset name: Coral Reefs" in answer
+    assert "host the dataset" in answer  # still the open question
+    state = await chat.state()
+    assert state.answers["name"] == "Coral Reefs" and "hosting" not in state.answers
+
+
+async def test_oh_right_it_s_an_address(chat: Transcript) -> None:
+    await chat.say("name: X, url: https://example.org/x, hosting: yes")
+    answer = await chat.say("oh right, it's dana@example.org")
+    assert "Contact e-mail: dana@example.org" in answer
+    assert (await chat.state()).asking == "card"
+
+
+async def test_oops_sorry_a_link(chat: Transcript) -> None:
+    await chat.say("name: X, url: https://example.org/wrong")
+    answer = await chat.say("oops sorry, https://example.org/right")
+    assert "Dataset location: https://example.org/right" in answer
+    assert (await answers(chat))["location"] == "https://example.org/right"
+    assert "hosting" not in await answers(chat)
+
+
+async def test_corrections_in_other_words(chat: Transcript) -> None:
+    await complete_but_consent(chat)
+    answer = await chat.say("make the name Atlantic Buoys")
+    assert "Dataset name: Atlantic Buoys" in answer
+    answer = await chat.say("set the e-mail to sam@example.org")
+    assert "Contact e-mail: sam@example.org" in answer
+    answer = await chat.say("Hold on, the domain should be Climate")
+    assert "Domain: Climate" in answer
+    answer = await chat.say("sorry, I meant Legal")  # at the consent question: which field?
+    assert "I understood: domain Legal. Right?" in answer
+    answer = await chat.say("yes")
+    assert "Domain: Legal" in answer and "terms" in answer  # back to the open question
+    answer = await chat.say("wait, the name is wrong")
+    assert "Dataset name is now: Atlantic Buoys" in answer
+
+
+async def complete_but_consent(chat: Transcript) -> None:
+    await chat.say("name: Ocean Temperatures, url: https://example.org/ocean, hosting: no, "
+                   "modalities: text, domain: marine, email: ada@example.org")
+    await chat.upload("README.md", CARD)
+
+
+# -- the card's own words ----------------------------------------------------------------
+
+async def test_a_card_first_offers_its_name_and_its_modalities(chat: Transcript) -> None:
+    answer = await chat.upload("README.md", CARD)
+    assert 'Your dataset card calls the dataset "Ocean Temperatures 2020-2024". Answer "yes"' \
+        in answer
+    answer = await chat.say("yes")
+    assert "Dataset name: Ocean Temperatures 2020-2024" in answer
+    await chat.say("https://example.org/ocean")
+    answer = await chat.say("no")
+    assert "suggest: Other (e.g., science data)" in answer  # time-series-forecasting
+    answer = await chat.say("yes")
+    assert "Modalities: Other (e.g., science data)" in answer
+    assert "Note: your dataset card calls" not in "\n".join(chat.said)
+
+
+async def test_a_name_that_differs_from_the_card_is_pointed_out_once(chat: Transcript) -> None:
+    await chat.say("name: Ocean Temperatures")
+    answer = await chat.upload("README.md", CARD)
+    assert 'calls the dataset "Ocean Temperatures 2020-2024", and you named it ' \
+           '"Ocean Temperatures"' in answer
+    answer = await chat.upload("README.md", CARD)
+    assert "you named it" not in answer
+    answer = await chat.say("change name to Ocean Temperatures 2020-2024")
+    assert "Dataset name: Ocean Temperatures 2020-2024" in answer and "you named" not in answer
+
+
+# -- consent -----------------------------------------------------------------------------
+
+async def test_an_early_terms_sure_shows_the_terms_and_asks(chat: Transcript) -> None:
+    answer = await chat.say("name: Birds, terms: sure")
+    assert "Dataset name: Birds" in answer
+    assert "CDLA-Permissive-2.0" in answer and "Do you agree to these terms?" in answer
+    assert "consent" not in await answers(chat)
+    answer = await chat.say("yes, I agree")
+    assert "Agreement to the contribution terms: agreed" in answer
+    assert "Where can the dataset be found?" in answer
+
+
+async def test_i_agree_at_the_name_question_is_not_a_name(chat: Transcript) -> None:
+    await chat.say("hello")
+    answer = await chat.say("I agree")
+    assert "Dataset name" not in answer and "CDLA-Permissive-2.0" in answer
+    assert await answers(chat) == {}
+    answer = await chat.say("Coral Reefs")  # the terms are not nagged about
+    assert "consent" not in await answers(chat)
+
+
+async def test_agreeing_early_with_everything_else_asks_once_with_the_summary(
+        chat: Transcript) -> None:
+    await chat.upload("README.md", CARD)
+    answer = await chat.say(
+        "name: Ocean, url: https://example.org/o, hosting: no, modalities: text, "
+        "domain: marine, email: a@example.org, I agree to the terms for contribution: yes")
+    assert "Here is your contribution" in answer and "CDLA-Permissive-2.0" in answer
+    assert "Agreement to the contribution terms: (not given yet)" in answer
+    answer = await chat.say("Yes, submit it.")
+    assert "is submitted as OTDI-" in answer
+    state = await chat.state()
+    assert state.phase is Phase.SUBMITTED and state.answers["consent"]["agreed"] is True
+
+
+# -- cancel and undo ---------------------------------------------------------------------
+
+async def test_cancel_asks_first_and_undo_brings_it_back(chat: Transcript) -> None:
+    await complete_but_consent(chat)
+    answer = await chat.say("cancel")
+    assert "Cancel this contribution? Its 7 answers" in answer
+    answer = await chat.say("no")
+    assert "nothing is cancelled" in answer and "terms" in answer
+    await chat.say("cancel")
+    answer = await chat.say("yes")
+    assert "Cancelled" in answer and '"undo"' in answer
+    answer = await chat.say("undo")
+    assert "not cancelled" in answer and "terms" in answer
+    state = await chat.state()
+    assert state.phase is Phase.COLLECTING and len(state.answers) == 7
+
+
+async def test_undo_takes_back_the_last_change(chat: Transcript) -> None:
+    await complete_but_consent(chat)
+    answer = await chat.say("change the domain to Legal")
+    assert "Domain: Legal" in answer
+    answer = await chat.say("undo")
+    assert "Undone:" in answer and "Domain: Marine" in answer
+    assert (await answers(chat))["domain"]["value"] == "Marine"
+    answer = await chat.say("undo")  # the card, then
+    assert "Dataset card: (not given)" in answer
+    answer = await chat.say("take that back")
+    assert "Undone" in answer
+
+
+async def test_nothing_to_undo(chat: Transcript) -> None:
+    answer = await chat.say("undo")
+    assert "nothing to undo" in answer
+
+
+# -- the small items ---------------------------------------------------------------------
+
+async def test_the_numbers_shown_answer_the_question_shown(chat: Transcript) -> None:
+    await complete_but_consent(chat)
+    await chat.say("I agree")
+    answer = await chat.say("1")  # "1) Submit"
+    assert "is submitted as OTDI-" in answer
+
+
+async def test_status_has_its_space(chat: Transcript) -> None:
+    await chat.say("name: Ocean")
+    answer = await chat.say("status")
+    assert "answers given.Still" not in answer and "Still needed" in answer
+
+
+def test_one_warning_is_one_warning() -> None:
+    context = {"reference": "OTDI-0001", "name": "X", "location": "https://e.org",
+               "status": "submitted", "hosting": "self", "modalities": ["Text Only"],
+               "domain": "Legal",
+               "domain_is_suggestion": False, "email": "a@e.org", "channel": "mail",
+               "card": {"report": {"verdict": "passes", "findings": [
+                   {"severity": "warning"}]}}, "card_url": None}
+    for flavour in ("text", "slack"):
+        try:
+            text = Renderer().render("review_summary", context, flavour)
+        except Exception as error:  # a context key the template has and we lack
+            pytest.fail(f"review_summary ({flavour}): {error}")
+        assert "(0 errors, 1 warning)" in text, text
