@@ -303,7 +303,8 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
         for key, value in sorted(pairs, key=lambda pair: pair[0] == "card"):
             _apply(turn, key, value, from_pairs=True)
         return False
-    if state.asking not in ("consent", CONSENT_CONFIRM) and is_agreement(text):
+    if state.asking not in ("consent", CONSENT_CONFIRM, CONFIRM) and is_agreement(text) \
+            and "consent" not in state.answers:
         _apply(turn, "consent", text)  # shows the terms first
         return False
     if greeted:
@@ -328,6 +329,8 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
             return _confirm(turn, "yes")
         return False
     if asking == CONFIRM:
+        if is_agreement(text):
+            text = "yes"  # "yes, I agree" under the summary
         if yes_or_no(text) is None and normalise(text) not in ("yes", "submit") \
                 and _propose_from_prose(turn, text, asked=None):
             return False
@@ -540,6 +543,9 @@ def _apply(turn: _Turn, field: str, text: str, *, from_pairs: bool = False,
         _receive_card_text(turn, text, from_pairs=from_pairs)
         return
     if field == "consent" and not turn.terms_open:
+        current = state.answers.get("consent")
+        if isinstance(current, dict) and current.get("agreed") and yes_or_no(text) is not False:
+            return  # agreed already, to the terms shown then
         # An early "I agree" or "terms: sure": the terms are shown and asked, once
         # (with the summary, when nothing else is missing).
         turn.reply.add("consent_terms_first")
@@ -607,6 +613,8 @@ def _set(turn: _Turn, field: str, value: Any) -> None:
         state.pending_domain = None
     turn.changed.append(field)
     state.last_set = field
+    if state.proposal is not None and state.proposal.then == field:
+        state.proposal.then = None  # answered meanwhile: not asked again after the proposal
     if field == "consent":
         state.consent_early = False
     turn.audit("field.set", field=field, value=value, previous=previous)

@@ -255,3 +255,28 @@ def test_one_warning_is_one_warning() -> None:
         except Exception as error:  # a context key the template has and we lack
             pytest.fail(f"review_summary ({flavour}): {error}")
         assert "(0 errors, 1 warning)" in text, text
+
+
+# -- found by trying it in `intake chat` -------------------------------------------------
+
+async def test_a_field_corrected_during_a_proposal_is_not_asked_again(chat: Transcript) -> None:
+    await chat.say("hello")
+    await chat.say("Coral Reef Images, http://example.org/coral")
+    await chat.say("no, the name is Coral Reefs of Belize")
+    answer = await chat.say("yes")
+    assert "Dataset location: https://example.org/coral" in answer
+    assert "name of the dataset" not in answer and "host the dataset" in answer
+
+
+async def test_yes_i_agree_under_the_summary_submits(chat: Transcript) -> None:
+    await complete_but_consent(chat)
+    answer = await chat.say("terms: sure")  # at the consent question: the terms are shown
+    assert "Here is your contribution" in answer
+    answer = await chat.say("yes, I agree")
+    assert "is submitted as OTDI-" in answer and "Before I record" not in answer
+
+
+async def test_the_terms_start_on_their_own_line(chat: Transcript) -> None:
+    await complete_but_consent(chat)
+    answer = "\n".join(chat.said)
+    assert "Last step, the contribution terms:\nThe contributor affirms" in answer
