@@ -74,14 +74,6 @@ async def mail_submission_id(session: AsyncSession, reference: str) -> int | Non
     return await session.scalar(select(Submission.id).where(Submission.reference == reference))
 
 
-async def mail_submission_token(session: AsyncSession, reference: str,
-                                contributor_id: str) -> str | None:
-    """The reply token of a contributor's e-mail submission."""
-    return await session.scalar(select(Submission.reply_token).where(
-        Submission.reference == reference, Submission.channel == "mail",
-        Submission.contributor_id == contributor_id))
-
-
 async def mail_annotate_outbox(session: AsyncSession, outbox_id: int,
                                delivery: dict[str, Any]) -> None:
     """Add what delivery needs (``payload["mail"]``) to an outbox row of this transaction."""
