@@ -29,6 +29,7 @@ from core.conversation.model import (
     ConversationState,
     Effect,
     FetchCard,
+    HoldForConfirmation,
     Inbound,
     Phase,
     Proposal,
@@ -43,7 +44,8 @@ from core.conversation.model import (
 from core.conversation.prose import read_prose
 from core.fields import FIELD_ORDER, FieldError, choices_for, parse_field
 from core.spec import modality_choices, terms
-from core.trust import may_change_draft
+from core.status import FINAL
+from core.trust import Hold, may_change_draft, may_change_submission
 
 CONFIRM = "confirm"
 DOMAIN_SUGGESTION = "domain_suggestion"
@@ -144,6 +146,11 @@ def _advance(state: ConversationState, event: Inbound, ctx: StepContext) -> Step
     if event.kind == "resume" and phase not in (Phase.NEW, Phase.CANCELLED):
         _resume(turn)
         return StepResult(turn.state, turn.reply, turn.effects)
+    if phase is not Phase.SUBMITTED and not may_change_draft(
+            event.sender_trust, has_answers=bool(turn.state.answers),
+            require_auth=ctx.require_sender_auth):
+        _hold(turn, event, Hold.ANY if ctx.require_sender_auth else Hold.DRAFT)
+        return StepResult(turn.state, turn.reply, turn.effects)
     if event.kind == "form" and phase is Phase.SUBMITTED:  # the form is a new contribution
         turn.audit("conversation.restarted", after=turn.state.reference)
         _start(turn, greet=False)
@@ -199,7 +206,7 @@ def _resume(turn: _Turn) -> None:
         _repeat_question(turn)
 
 
-FINAL_STATUSES = ("approved", "rejected", "withdrawn")
+FINAL_STATUSES = FINAL  # read off core.status's one transition table
 
 
 def _after_submission(turn: _Turn, event: Inbound) -> None:
@@ -212,15 +219,18 @@ def _after_submission(turn: _Turn, event: Inbound) -> None:
     text = clean_text(event.text) if event.kind == "text" else ""
     status = turn.ctx.submission_status or "submitted"
     command = command_of(text)
-    if event.file is None and command == "restart":
-        turn.audit("conversation.restarted", after=state.reference)
-        _start(turn, greet=True)
-        _next_question(turn)
-        return
     if event.file is None and command in ("help", "status", "summary"):
         if command == "help":
             turn.reply.add("help", phase=str(state.phase), asking=None)
         turn.reply.add("already_submitted", reference=state.reference, status=status)
+        return
+    if not may_change_submission(event.sender_trust):
+        _hold(turn, event, _held_action(event, command))
+        return
+    if event.file is None and command == "restart":
+        turn.audit("conversation.restarted", after=state.reference)
+        _start(turn, greet=True)
+        _next_question(turn)
         return
     if event.file is None and command in ("withdraw", "cancel"):
         if status in FINAL_STATUSES:
@@ -246,6 +256,26 @@ def _after_submission(turn: _Turn, event: Inbound) -> None:
     turn.effects.append(Relay(text, event.file.filename if event.file else None, report))
     if text:
         turn.reply.add("relayed_to_reviewers", reference=state.reference, status=status)
+
+
+def _held_action(event: Inbound, command: str | None) -> Hold:
+    if event.file is not None:
+        return Hold.CARD
+    if command in ("withdraw", "cancel"):
+        return Hold.WITHDRAW
+    if command == "restart":
+        return Hold.RESTART
+    return Hold.MESSAGE
+
+
+def _hold(turn: _Turn, event: Inbound, action: Hold) -> None:
+    """Nothing changes: the event is kept and the address on record is asked to confirm
+    (the reply goes there, never to wherever the message claims to come from)."""
+    turn.effects.append(HoldForConfirmation(action))
+    turn.effects.append(Audit("sender.held_for_confirmation",
+                              {"action": str(action), "trust": str(event.sender_trust)}))
+    turn.reply.add("confirmation_needed", action=str(action),
+                   reference=turn.state.reference)
 
 
 def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
