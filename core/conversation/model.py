@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.trust import Hold, SenderTrust
 
@@ -22,6 +22,28 @@ class Phase(StrEnum):
     CONFIRMING = "confirming"
     SUBMITTED = "submitted"
     CANCELLED = "cancelled"
+
+
+class Question(StrEnum):
+    """What the conversation waits for: a form field, or one of its own steps.
+
+    Stored as its value, so states saved when this was a plain string still load.
+    """
+
+    NAME = "name"
+    LOCATION = "location"
+    HOSTING = "hosting"
+    CARD = "card"
+    MODALITIES = "modalities"
+    DOMAIN = "domain"
+    EMAIL = "email"
+    CONSENT = "consent"
+    CONFIRM = "confirm"  # the summary: submit?
+    DOMAIN_SUGGESTION = "domain_suggestion"  # "record X as your own domain?"
+    DOMAIN_OTHER = "domain_other"  # "which domain would you suggest?"
+    PROPOSAL = "proposal"  # "I understood: name X, location Y. Right?"
+    CANCEL = "cancel"  # "cancel this contribution?"
+    CONSENT_CONFIRM = "consent_confirm"  # the summary and the terms: agree and submit?
 
 
 class CardInfo(BaseModel):
@@ -47,15 +69,17 @@ class Proposal(BaseModel):
     """
 
     values: dict[str, str]
-    then: str | None = None
+    then: Question | None = None
     upgraded: bool = False  # an http:// link was shown as https://
 
 
 class ConversationState(BaseModel):
     """Everything needed to resume a conversation days later; stored as JSON."""
 
+    model_config = ConfigDict(validate_assignment=True)  # "asking = 'card'" is a Question
+
     phase: Phase = Phase.NEW
-    asking: str | None = None
+    asking: Question | None = None
     answers: dict[str, Any] = Field(default_factory=dict)
     card: CardInfo | None = None
     pending_domain: str | None = None
@@ -67,7 +91,7 @@ class ConversationState(BaseModel):
     submission_id: int | None = None
     turns: int = 0
     proposal: Proposal | None = None
-    before_cancel: str | None = None  # the question open when "cancel" was asked to confirm
+    before_cancel: Question | None = None  # the question open when "cancel" was asked to confirm
     card_name_noted: str | None = None  # the card's pretty_name already pointed out
     last_set: str | None = None  # the field answered last: where a bare "I meant X" goes
     consent_early: bool = False  # agreed before the terms were shown: asked with the summary

@@ -33,6 +33,7 @@ from core.conversation.model import (
     Inbound,
     Phase,
     Proposal,
+    Question,
     Relay,
     Reply,
     StepContext,
@@ -47,12 +48,12 @@ from core.spec import modality_choices, terms
 from core.status import FINAL
 from core.trust import Hold, may_change_draft, may_change_submission
 
-CONFIRM = "confirm"
-DOMAIN_SUGGESTION = "domain_suggestion"
-DOMAIN_OTHER = "domain_other"
-PROPOSAL = "proposal"  # "I understood: name X, location Y. Right?"
-CANCEL = "cancel"  # "Cancel this contribution?"
-CONSENT_CONFIRM = "consent_confirm"  # the summary and the terms: "agree and submit?"
+CONFIRM = Question.CONFIRM
+DOMAIN_SUGGESTION = Question.DOMAIN_SUGGESTION
+DOMAIN_OTHER = Question.DOMAIN_OTHER
+PROPOSAL = Question.PROPOSAL
+CANCEL = Question.CANCEL
+CONSENT_CONFIRM = Question.CONSENT_CONFIRM
 UNDO_DEPTH = 5
 _STRONG_PROSE = ("name", "location", "card", "email")  # found by shape or by "called"
 MULTIPLE_CHOICE_FIELDS = {"modalities"}

@@ -280,3 +280,29 @@ async def test_the_terms_start_on_their_own_line(chat: Transcript) -> None:
     await complete_but_consent(chat)
     answer = "\n".join(chat.said)
     assert "Last step, the contribution terms:\nThe contributor affirms" in answer
+
+
+def test_a_state_stored_before_these_changes_still_loads_and_goes_on() -> None:
+    """A row saved by the earlier code: ``asking`` a plain string, none of the new keys."""
+    from datetime import UTC, datetime
+
+    from core.cards import check_card
+    from core.conversation import ConversationState, Inbound, StepContext, step
+    from core.conversation.model import Question
+
+    stored = {"phase": "collecting", "asking": "domain_suggestion",
+              "answers": {"name": "Stars", "location": "https://example.org/s",
+                          "hosting": "self", "card": "README.md", "modalities": ["Images"]},
+              "card": {"filename": "README.md", "sha256": "ab", "size": 3,
+                       "verdict": "passes", "errors": [], "warnings": []},
+              "pending_domain": "Astrophysics", "suggestion": None,
+              "offered": ["yes", "no"], "suggested_email": None,
+              "card_errors_acknowledged": False, "reference": None, "submission_id": None,
+              "turns": 7}
+    state = ConversationState.model_validate(stored)
+    assert state.asking is Question.DOMAIN_SUGGESTION and state.undo == []
+    ctx = StepContext(now=datetime(2026, 11, 25, tzinfo=UTC), check_card=check_card)
+    result = step(state, Inbound(text="yes"), ctx)
+    assert result.state.answers["domain"] == {"value": "Astrophysics", "is_suggestion": True}
+    assert result.state.asking is Question.EMAIL
+    assert result.state.model_dump(mode="json")["asking"] == "email"
