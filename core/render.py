@@ -60,9 +60,18 @@ class Renderer:
             f"{label} <{url}>" if label and label != url else str(url))
         self._slack.filters["link"] = lambda url, label=None: SafeForSlack(
             f"<{slack_entities(url)}|{slack_escape(label or url)}>")
+        for env in (self._plain, self._slack):
+            env.filters["finding_message"] = self._finding_message
         self._plain.filters["card_report"] = lambda report: self._card_report(report, "text")
         self._slack.filters["card_report"] = lambda report: SafeForSlack(
             self._card_report(report, "slack"))
+
+    def _finding_message(self, finding: dict[str, Any]) -> str:
+        """A card finding kept as a code and its context (conversation state), in words."""
+        context = {**(finding.get("context") or {}), "code": finding.get("code"),
+                   "field": finding.get("field"), "severity": finding.get("severity"),
+                   "part": "message"}
+        return self.render("card_finding", context)
 
     def _card_report(self, report: dict[str, Any], flavour: str) -> str:
         """A stored card report (``CardReport.to_dict()``) as the card check presents it."""

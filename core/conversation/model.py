@@ -46,6 +46,16 @@ class Question(StrEnum):
     CONSENT_CONFIRM = "consent_confirm"  # the summary and the terms: agree and submit?
 
 
+class CardFinding(BaseModel):
+    """One finding of the card check as a code and its context; its words are rendered
+    from templates/text/card_finding.j2 when shown, never stored."""
+
+    severity: Literal["error", "warning"]
+    field: str
+    code: str
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
 class CardInfo(BaseModel):
     """What the conversation remembers of the current card; the bytes live in card_versions."""
 
@@ -53,12 +63,30 @@ class CardInfo(BaseModel):
     sha256: str
     size: int
     verdict: str
+    findings: list[CardFinding] = Field(default_factory=list)
+    # Rendered messages kept by states saved before findings were codes; new states leave
+    # them empty.
     errors: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     version_id: int | None = None
     source_url: str | None = None
     pretty_name: str | None = None  # the card's own name for the dataset
     modalities: list[str] = Field(default_factory=list)  # what its tasks and tags suggest
+
+    @property
+    def error_count(self) -> int:
+        return sum(f.severity == "error" for f in self.findings) or len(self.errors)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(f.severity == "warning" for f in self.findings) or len(self.warnings)
+
+    def shown(self) -> dict[str, Any]:
+        """For templates: counts, the errors as findings (codes) or old messages."""
+        return {**self.model_dump(mode="json"), "error_count": self.error_count,
+                "warning_count": self.warning_count,
+                "error_findings": [f.model_dump(mode="json") for f in self.findings
+                                   if f.severity == "error"]}
 
 
 class Proposal(BaseModel):

@@ -24,6 +24,7 @@ from core.conversation.interpret import (
 )
 from core.conversation.model import (
     Audit,
+    CardFinding,
     CardInfo,
     ChoiceSet,
     ConversationState,
@@ -780,8 +781,10 @@ def _receive_card(turn: _Turn, event: Inbound) -> None:
                          list(getattr(report, "tags", [])))
     turn.state.card = CardInfo(
         filename=event.file.filename, sha256=report.sha256, size=report.size,
-        verdict=report.verdict, errors=[f.message for f in report.errors],
-        warnings=[f.message for f in report.warnings], source_url=event.file.source_url,
+        verdict=report.verdict, findings=[
+            CardFinding(severity=f.severity, field=f.field, code=f.code,
+                        context=dict(f.context)) for f in report.errors + report.warnings],
+        source_url=event.file.source_url,
         pretty_name=getattr(report, "pretty_name", None),
         modalities=[labels[key] for key in keys if key in labels])
     turn.state.card_errors_acknowledged = False
@@ -801,12 +804,12 @@ def _confirm(turn: _Turn, text: str, *, problems_shown: bool = True) -> bool:
     answer = yes_or_no(text)
     if answer is None and normalise(text) in ("yes", "submit"):
         answer = True
-    if answer is True and problems_shown and state.card and state.card.errors:
+    if answer is True and problems_shown and state.card and state.card.error_count:
         state.card_errors_acknowledged = True
     if answer is True:
-        if state.card and state.card.errors and not state.card_errors_acknowledged:
+        if state.card and state.card.error_count and not state.card_errors_acknowledged:
             state.card_errors_acknowledged = True
-            turn.reply.add("card_errors_before_submit", errors=state.card.errors)
+            turn.reply.add("card_errors_before_submit", card=state.card.shown())
             _ask(turn, CONFIRM)
             return True
         turn.effects.append(Submit())
@@ -877,7 +880,7 @@ def _ask(turn: _Turn, field: str, changing: bool = False) -> None:
         state.phase = Phase.COLLECTING
     options: list[tuple[str, str]]
     if field == CONFIRM:
-        options = [("yes", "Submit anyway" if state.card and state.card.errors else "Submit"),
+        options = [("yes", "Submit anyway" if state.card and state.card.error_count else "Submit"),
                    ("no", "Change something")]
     elif field == PROPOSAL:
         options = [("yes", "Yes, right"), ("no", "No")]
@@ -915,7 +918,7 @@ def _ask(turn: _Turn, field: str, changing: bool = False) -> None:
                    options=[{"value": v, "label": lbl} for v, lbl in options],
                    multiple=field in MULTIPLE_CHOICE_FIELDS,
                    card_from_location=bool(state.answers.get("card_from_location")),
-                   card_errors=len(state.card.errors) if state.card else 0,
+                   card_errors=state.card.error_count if state.card else 0,
                    acknowledged=state.card_errors_acknowledged)
     turn.reply.choices = ChoiceSet(field, options, field in MULTIPLE_CHOICE_FIELDS) \
         if options else None
@@ -962,5 +965,5 @@ def _summary_context(state: ConversationState) -> dict[str, Any]:
         "fields": list(FIELD_ORDER),
         "values": {f: _display(state, f) for f in FIELD_ORDER},
         "missing": _missing(state),
-        "card": state.card.model_dump() if state.card else None,
+        "card": state.card.shown() if state.card else None,
     }

@@ -306,3 +306,35 @@ def test_a_state_stored_before_these_changes_still_loads_and_goes_on() -> None:
     assert result.state.answers["domain"] == {"value": "Astrophysics", "is_suggestion": True}
     assert result.state.asking is Question.EMAIL
     assert result.state.model_dump(mode="json")["asking"] == "email"
+
+
+async def test_card_findings_are_kept_as_codes_and_shown_in_words(chat: Transcript) -> None:
+    await chat.say("name: X, url: https://example.org/x, hosting: yes, modalities: audio, "
+                   "domain: legal, email: ada@example.org")
+    await chat.upload("card.md", BROKEN_CARD)
+    state = await chat.state()
+    assert state.card is not None and state.card.errors == [] and state.card.warnings == []
+    codes = {f.code for f in state.card.findings}
+    assert "no_front_matter" in codes
+    stored = state.model_dump(mode="json")["card"]["findings"]
+    assert all(set(f) == {"severity", "field", "code", "context"} for f in stored)
+    answer = await chat.say("I agree")
+    assert "front matter" in answer  # rendered from the code when the summary is shown
+
+
+def test_a_stored_card_with_rendered_messages_is_still_summarised() -> None:
+    from datetime import UTC, datetime
+
+    from core.cards import check_card
+    from core.conversation import ConversationState, Inbound, StepContext, step
+    from core.render import render_reply
+
+    state = ConversationState.model_validate({
+        "phase": "confirming", "asking": "confirm", "answers": {"name": "X"},
+        "card": {"filename": "card.md", "sha256": "ab", "size": 3, "verdict": "problems",
+                 "errors": ["The card has no YAML front matter."], "warnings": []}})
+    ctx = StepContext(now=datetime(2026, 11, 25, tzinfo=UTC), check_card=check_card)
+    result = step(state, Inbound(text="summary"), ctx)
+    text = render_reply(Renderer(), result.reply.to_dict(), "text")
+    assert "1 problem found" in text and "- The card has no YAML front matter." in text
+    assert "Answer \"submit anyway\"" in text
