@@ -27,7 +27,7 @@ from tests.bot.test_review_thread import (
     thread_ready,
 )
 from tests.fake_slack import FakeSlack, SlackSender
-from tests.mail.conftest import SUBMIT, Intake, Sink, fake_fetch, letter, reply_to
+from tests.mail.conftest import MX, SUBMIT, Intake, Sink, fake_fetch, letter, reply_to
 
 ADA = "ada@example.org"
 
@@ -49,7 +49,7 @@ async def product(db: Database) -> AsyncIterator[tuple[Intake, SlackHarness]]:
         INTAKE_SMTP_PORT=0, INTAKE_SUBMIT_ADDRESS=SUBMIT, INTAKE_RELAY_HOST="127.0.0.1",
         INTAKE_RELAY_PORT=sink_port, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=fake.api_url, INTAKE_HTTP_HOST="127.0.0.1", INTAKE_HTTP_PORT=0,
-        INTAKE_REVIEW_CHANNEL=REVIEW)
+        INTAKE_REVIEW_CHANNEL=REVIEW, INTAKE_TRUSTED_AUTHSERV_IDS=MX)  # letter() says DMARC pass
     runtime = build_runtime(settings, db, fetch_card=fake_fetch)
     mail_adapter = MailAdapter(MailOptions(_env_file=None, poll_seconds=0.5))
     web_adapter = WebAdapter()
