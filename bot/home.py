@@ -27,8 +27,7 @@ def draft_of(state: ConversationState | None) -> Draft | None:
     """How far a draft in progress is, for the home tab."""
     if state is None or state.phase not in ("collecting", "confirming"):
         return None
-    answered = sum(1 for field in FIELD_ORDER if field in state.answers)
-    return Draft(answered, len(FIELD_ORDER))
+    return Draft(len(state.answers.given()), len(FIELD_ORDER))
 
 
 async def home_view(db: Database, texts: Texts, user_id: str) -> dict[str, Any]:

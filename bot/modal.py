@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.blocks import option, plain, sections
 from bot.texts import Texts
-from core.conversation import ConversationState
+from core.conversation import Answers, ConversationState
 from core.conversation.form import FormCard, form_problems
 from core.fields import choices_for
 from core.spec import terms
@@ -40,9 +40,9 @@ def _options(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
 def form_view(texts: Texts, *, state: ConversationState | None, suggested_email: str | None,
               ) -> dict[str, Any]:
     """The modal, pre-filled from the contributor's draft (if any) and Slack profile."""
-    answers = dict(state.answers) if state is not None and state.phase in (
-        "collecting", "confirming") else {}
-    has_card = bool(answers.get("card")) and state is not None and state.card is not None
+    answers = state.answers if state is not None and state.phase in (
+        "collecting", "confirming") else Answers()
+    has_card = bool(answers.card) and state is not None and state.card is not None
 
     def label(name: str) -> str:
         return texts.render("field_label", field=name)
@@ -59,23 +59,23 @@ def form_view(texts: Texts, *, state: ConversationState | None, suggested_email:
     suggestion: dict[str, Any] = {"type": "plain_text_input", "max_length": 100}
     email: dict[str, Any] = {"type": "email_text_input"}
     consent_option = option("yes", texts.label("consent_option"))
-    if answers.get("name"):
-        name["initial_value"] = str(answers["name"])
-    if answers.get("location"):
-        location["initial_value"] = str(answers["location"])
-    if answers.get("hosting") in dict(hosting):
-        radio["initial_option"] = option(answers["hosting"], dict(hosting)[answers["hosting"]])
-    picked = [m for m in answers.get("modalities", []) if m in dict(modalities)]
+    if answers.name:
+        name["initial_value"] = answers.name
+    if answers.location:
+        location["initial_value"] = answers.location
+    if answers.hosting in dict(hosting):
+        radio["initial_option"] = option(answers.hosting, dict(hosting)[answers.hosting])
+    picked = [m for m in answers.modalities or [] if m in dict(modalities)]
     if picked:
         boxes["initial_options"] = [option(m, dict(modalities)[m]) for m in picked]
-    domain = answers.get("domain") or {}
-    if domain.get("is_suggestion"):
+    domain = answers.domain
+    if domain is not None and domain.is_suggestion:
         select["initial_option"] = option(*other)
-        suggestion["initial_value"] = str(domain.get("value", ""))
-    elif domain.get("value") in dict(domains):
-        select["initial_option"] = option(domain["value"], domain["value"])
-    if answers.get("email") or suggested_email:
-        email["initial_value"] = str(answers.get("email") or suggested_email)
+        suggestion["initial_value"] = domain.value
+    elif domain is not None and domain.value in dict(domains):
+        select["initial_option"] = option(domain.value, domain.value)
+    if answers.email or suggested_email:
+        email["initial_value"] = answers.email or suggested_email
     blocks = [
         *sections(texts.render("form_intro")),
         _input("name", label("name"), name),

@@ -45,12 +45,12 @@ def heard_in(event: Inbound) -> str:
 
 
 def _progress_of(state: ConversationState | dict[str, Any] | None) -> tuple[Any, ...]:
-    """What changes when a turn moves the conversation forward."""
-    if isinstance(state, ConversationState):
-        state = state.model_dump(mode="json")
-    state = state or {}
-    return (state.get("answers"), state.get("phase"), state.get("submission_id"),
-            state.get("card"))
+    """What changes when a turn moves the conversation forward (a stored dict is read
+    as the conversation reads it, so an older shape compares the same)."""
+    if not isinstance(state, ConversationState):
+        state = ConversationState.model_validate(state or {})
+    return (state.answers, state.card_url, state.card_from_location, state.phase,
+            state.submission_id, state.card)
 
 
 def made_progress(before: ConversationState | dict[str, Any] | None,

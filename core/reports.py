@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select
 
+from core.conversation import ConversationState
 from core.render import Renderer
 from core.storage.database import Database
 from core.storage.models import (
@@ -87,9 +88,9 @@ async def draft_details(db: Database, reference: str) -> dict[str, Any] | None:
         history = (await session.scalars(select(AuditEntry).where(
             AuditEntry.conversation_id == conversation.id,
             AuditEntry.submission_id.is_(None)).order_by(AuditEntry.id))).all()
-        state = dict(conversation.state or {})
+        state = ConversationState.model_validate(conversation.state or {})
         return {"reference": reference, "conversation": conversation,
-                "phase": state.get("phase"), "answered": sorted(state.get("answers") or {}),
+                "phase": str(state.phase), "answered": state.answers.given(),
                 "history": history, "messages": messages}
 
 

@@ -397,18 +397,19 @@ class IntakeService:
                       conversation: Conversation, state: ConversationState,
                       from_state: str) -> Submission:
         answers = state.answers
+        # The conversation submits only with nothing missing (ConversationState.missing).
+        assert answers.modalities is not None and answers.domain is not None \
+            and answers.consent is not None, answers.given()
         now = self.clock()
         submission = Submission(
-            status="submitted", name=answers["name"], location=answers["location"],
-            hosting=answers["hosting"], modalities=list(answers["modalities"]),
-            domain=answers["domain"]["value"],
-            domain_is_suggestion=bool(answers["domain"]["is_suggestion"]),
-            email=answers["email"], consent_at=datetime.fromisoformat(
-                answers["consent"]["at"]),
+            status="submitted", name=answers.name, location=answers.location,
+            hosting=answers.hosting, modalities=list(answers.modalities),
+            domain=answers.domain.value, domain_is_suggestion=answers.domain.is_suggestion,
+            email=answers.email, consent_at=answers.consent.at,
             channel=key.channel, contributor_id=key.contributor_id,
             conversation_id=conversation.id,
             card_version_id=state.card.version_id if state.card else None,
-            card_url=answers.get("card_url"), reply_token=secrets.token_hex(12),
+            card_url=state.card_url, reply_token=secrets.token_hex(12),
             extra={"card_errors_acknowledged": state.card_errors_acknowledged},
             created_at=now, updated_at=now)
         session.add(submission)

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-from core.fields import FIELD_ORDER
+from core.conversation import ConversationState
 from core.render import Renderer, render_reply
 
 _PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|tr|rif)\s*(?:\[\d+\])?\s*:|\[otdi[^\]]*\])\s*",
@@ -33,12 +33,9 @@ def original_subject(subject: str) -> str:
 
 
 def missing_fields(state: dict[str, Any]) -> list[str]:
-    """Fields the conversation still needs, in the form's order."""
-    answers = state.get("answers") or {}
-    missing = [f for f in FIELD_ORDER if f not in answers]
-    if "card" in missing and answers.get("card_url"):
-        missing.remove("card")
-    return missing
+    """Fields a stored conversation state still needs, in the form's order (read as the
+    conversation reads it, so states saved in an older shape count the same)."""
+    return ConversationState.model_validate(state).missing()
 
 
 @dataclass

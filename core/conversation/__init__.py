@@ -1,11 +1,14 @@
 """The contribution conversation: ``step(state, event, context) -> StepResult``, no I/O."""
 
 from core.conversation.model import (
+    Answers,
     Audit,
     CardFile,
     CardInfo,
     ChoiceSet,
+    ConsentAnswer,
     ConversationState,
+    DomainAnswer,
     FetchCard,
     HoldForConfirmation,
     Inbound,
@@ -22,7 +25,8 @@ from core.conversation.model import (
 from core.conversation.step import step
 
 __all__ = [
-    "Audit", "CardFile", "CardInfo", "ChoiceSet", "ConversationState", "FetchCard",
+    "Answers", "Audit", "CardFile", "CardInfo", "ChoiceSet", "ConsentAnswer",
+    "ConversationState", "DomainAnswer", "FetchCard",
     "HoldForConfirmation", "Inbound",
     "Part", "Phase", "Relay", "Reply", "StepContext", "StepResult", "StoreCard", "Submit",
     "Withdraw", "step",

@@ -9,8 +9,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
+from core.fields import FIELD_ORDER
 from core.trust import Hold, SenderTrust
 
 
@@ -101,6 +109,66 @@ class Proposal(BaseModel):
     upgraded: bool = False  # an http:// link was shown as https://
 
 
+class DomainAnswer(BaseModel):
+    """The domain answer: one of the list, or the contributor's own suggestion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: str
+    is_suggestion: bool = False
+
+
+class ConsentAnswer(BaseModel):
+    """Consent to the contribution terms shown, and when it was given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agreed: bool = True
+    at: datetime
+
+
+class Answers(BaseModel):
+    """The form's answers, one optional attribute per field; unset is ``None``.
+
+    Dumped with only the answered fields, so the stored JSON lists what was given, as
+    the plain dict it replaces did. ``get`` and ``in`` take a field's name, for code that
+    walks ``FIELD_ORDER``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    name: str | None = None
+    location: str | None = None
+    hosting: str | None = None
+    card: str | None = None  # the card's filename
+    modalities: list[str] | None = None
+    domain: DomainAnswer | None = None
+    email: str | None = None
+    consent: ConsentAnswer | None = None
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    def get(self, field: str) -> Any:
+        """The answer to ``field`` by name (``None`` if not given); unknown names raise."""
+        if field not in type(self).model_fields:
+            raise KeyError(field)
+        return getattr(self, field)
+
+    def __contains__(self, field: object) -> bool:
+        return isinstance(field, str) and field in type(self).model_fields \
+            and getattr(self, field) is not None
+
+    def given(self) -> list[str]:
+        """The answered fields, in the form's order."""
+        return [f for f in FIELD_ORDER if getattr(self, f) is not None]
+
+
+# Keys that states saved before ``Answers`` kept inside their answers dict.
+_MOVED_OUT_OF_ANSWERS = ("card_url", "card_from_location")
+
+
 class ConversationState(BaseModel):
     """Everything needed to resume a conversation days later; stored as JSON."""
 
@@ -108,7 +176,9 @@ class ConversationState(BaseModel):
 
     phase: Phase = Phase.NEW
     asking: Question | None = None
-    answers: dict[str, Any] = Field(default_factory=dict)
+    answers: Answers = Field(default_factory=Answers)
+    card_url: str | None = None  # the card is being fetched from here
+    card_from_location: bool = False  # "card: " left empty: the README at the location
     card: CardInfo | None = None
     pending_domain: str | None = None
     suggestion: dict[str, str] | None = None  # "Did you mean https://...?": a "yes" takes it
@@ -124,6 +194,32 @@ class ConversationState(BaseModel):
     last_set: str | None = None  # the field answered last: where a bare "I meant X" goes
     consent_early: bool = False  # agreed before the terms were shown: asked with the summary
     undo: list[dict[str, Any]] = Field(default_factory=list)  # earlier states, newest last
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_answers(cls, data: Any) -> Any:
+        """States saved when answers were a plain dict kept ``card_url`` and
+        ``card_from_location`` in it: moved out; keys that are no field are dropped, so
+        a stored conversation always loads."""
+        if not isinstance(data, dict) or not isinstance(data.get("answers"), dict):
+            return data
+        answers = dict(data["answers"])
+        data = dict(data)
+        for key in _MOVED_OUT_OF_ANSWERS:
+            if key in answers:
+                value = answers.pop(key)
+                if data.get(key) is None and value is not None:
+                    data[key] = value
+        data["answers"] = {k: v for k, v in answers.items()
+                           if k in Answers.model_fields and v is not None}
+        return data
+
+    def missing(self) -> list[str]:
+        """Fields still to answer, in the form's order; a card being fetched counts."""
+        missing = [f for f in FIELD_ORDER if f not in self.answers]
+        if "card" in missing and self.card_url:
+            missing.remove("card")  # being fetched; the answer arrives as a file event
+        return missing
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
+
 from core.cards.hf_tasks import modality_keys
 from core.conversation.interpret import (
     Correction,
@@ -23,11 +25,14 @@ from core.conversation.interpret import (
     yes_or_no,
 )
 from core.conversation.model import (
+    Answers,
     Audit,
     CardFinding,
     CardInfo,
     ChoiceSet,
+    ConsentAnswer,
     ConversationState,
+    DomainAnswer,
     Effect,
     FetchCard,
     HoldForConfirmation,
@@ -88,7 +93,7 @@ def step(state: ConversationState, event: Inbound, ctx: StepContext) -> StepResu
     (an answer, the card, a cancel or restart) can be taken back with ``undo``."""
     if (event.kind == "text" and state.phase is not Phase.SUBMITTED
             and command_of(clean_text(event.text)) == "undo"
-            and may_change_draft(event.sender_trust, has_answers=bool(state.answers),
+            and may_change_draft(event.sender_trust, has_answers=bool(state.answers.given()),
                                  require_auth=ctx.require_sender_auth)):
         return _undo(state, ctx)
     result = _advance(state, event, ctx)
@@ -102,9 +107,10 @@ def step(state: ConversationState, event: Inbound, ctx: StepContext) -> StepResu
 
 
 def _draft(state: ConversationState) -> Any:
-    """What ``undo`` takes back: the answers, the card, whether it was cancelled."""
-    return (state.answers, state.card.sha256 if state.card else None,
-            state.phase is Phase.CANCELLED)
+    """What ``undo`` takes back: the answers, the card (or where it comes from), whether
+    it was cancelled."""
+    return (state.answers, state.card.sha256 if state.card else None, state.card_url,
+            state.card_from_location, state.phase is Phase.CANCELLED)
 
 
 def _snapshot(state: ConversationState) -> dict[str, Any]:
@@ -149,7 +155,7 @@ def _advance(state: ConversationState, event: Inbound, ctx: StepContext) -> Step
         _resume(turn)
         return StepResult(turn.state, turn.reply, turn.effects)
     if phase is not Phase.SUBMITTED and not may_change_draft(
-            event.sender_trust, has_answers=bool(turn.state.answers),
+            event.sender_trust, has_answers=bool(turn.state.answers.given()),
             require_auth=ctx.require_sender_auth):
         _hold(turn, event, Hold.ANY if ctx.require_sender_auth else Hold.DRAFT)
         return StepResult(turn.state, turn.reply, turn.effects)
@@ -356,8 +362,8 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
         return False
     if asking == CONSENT_CONFIRM:
         _apply(turn, "consent", "yes" if yes_or_no(text) is True else text)
-        consent = state.answers.get("consent")
-        if isinstance(consent, dict) and consent.get("agreed"):
+        consent = state.answers.consent
+        if consent is not None and consent.agreed:
             return _confirm(turn, "yes")
         return False
     if asking == CONFIRM:
@@ -536,7 +542,7 @@ def _run_command(turn: _Turn, command: str) -> bool:
         turn.reply.add("summary", **_summary_context(state))
         _repeat_question(turn)
     elif command in ("cancel", "withdraw"):
-        if state.asking == CANCEL or not any(f in state.answers for f in FIELD_ORDER):
+        if state.asking == CANCEL or not state.answers.given():
             _cancel(turn)
         else:  # eight answers are not thrown away on one word
             state.before_cancel = state.asking
@@ -551,11 +557,11 @@ def _run_command(turn: _Turn, command: str) -> bool:
 
 def _cancel(turn: _Turn) -> None:
     state = turn.state
-    turn.audit("conversation.cancelled", answers=sorted(state.answers))
+    turn.audit("conversation.cancelled", answers=sorted(state.answers.given()))
     state.phase = Phase.CANCELLED
     state.asking = state.before_cancel = None
     state.proposal = None
-    turn.reply.add("cancelled", can_undo=bool(state.answers))
+    turn.reply.add("cancelled", can_undo=bool(state.answers.given()))
 
 
 def _repeat_question(turn: _Turn) -> None:
@@ -575,8 +581,8 @@ def _apply(turn: _Turn, field: str, text: str, *, from_pairs: bool = False,
         _receive_card_text(turn, text, from_pairs=from_pairs)
         return
     if field == "consent" and not turn.terms_open:
-        current = state.answers.get("consent")
-        if isinstance(current, dict) and current.get("agreed") and yes_or_no(text) is not False:
+        current = state.answers.consent
+        if current is not None and current.agreed and yes_or_no(text) is not False:
             return  # agreed already, to the terms shown then
         # An early "I agree" or "terms: sure": the terms are shown and asked, once
         # (with the summary, when nothing else is missing).
@@ -609,7 +615,7 @@ def _stored_form(field: str, parsed: Any) -> Any:
     if field == "modalities":
         return list(parsed.values)
     if field == "domain":
-        return {"value": parsed.value, "is_suggestion": parsed.is_suggestion}
+        return DomainAnswer(value=parsed.value, is_suggestion=parsed.is_suggestion)
     return getattr(parsed, "value", None)
 
 
@@ -620,15 +626,15 @@ def _store(turn: _Turn, field: str, parsed: Any) -> None:
         return
     if field == "consent":
         if not parsed.agreed:
-            state.answers.pop("consent", None)
+            state.answers.consent = None
             turn.reply.add("consent_declined")
             state.asking = "consent"
             return
-        value: Any = {"agreed": True, "at": turn.ctx.now.isoformat()}
+        value: Any = ConsentAnswer(agreed=True, at=turn.ctx.now)
     elif field == "modalities":
         value = list(parsed.values)
     elif field == "domain":
-        value = {"value": parsed.value, "is_suggestion": False}
+        value = DomainAnswer(value=parsed.value, is_suggestion=False)
     else:
         value = parsed.value
     _set(turn, field, value)
@@ -637,7 +643,7 @@ def _store(turn: _Turn, field: str, parsed: Any) -> None:
 def _set(turn: _Turn, field: str, value: Any) -> None:
     state = turn.state
     previous = state.answers.get(field)
-    state.answers[field] = value
+    setattr(state.answers, field, value)  # validated: a wrong shape raises here
     if state.asking == field or (field == "domain"
                                  and state.asking in (DOMAIN_SUGGESTION, DOMAIN_OTHER)):
         state.asking = None
@@ -649,7 +655,12 @@ def _set(turn: _Turn, field: str, value: Any) -> None:
         state.proposal.then = None  # answered meanwhile: not asked again after the proposal
     if field == "consent":
         state.consent_early = False
-    turn.audit("field.set", field=field, value=value, previous=previous)
+    turn.audit("field.set", field=field, value=_plain(value), previous=_plain(previous))
+
+
+def _plain(value: Any) -> Any:
+    """An answer as the audit log keeps it: JSON, as stored in the state."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 
 
 def _receive_choice(turn: _Turn, field: str, values: list[str]) -> None:
@@ -698,12 +709,13 @@ def _receive_form(turn: _Turn, event: Inbound) -> None:
             turn.reply.add("field_error", field=error.field, code=error.code, **error.context)
             state.asking = "domain"
         else:
-            _set(turn, "domain", {"value": parsed.value, "is_suggestion": parsed.is_suggestion})
+            _set(turn, "domain", DomainAnswer(value=parsed.value,
+                                              is_suggestion=parsed.is_suggestion))
     if event.text:  # the card could not be downloaded
         turn.reply.add("card_fetch_failed", reason=event.text)
         state.asking = "card"
     _acknowledge(turn)
-    if (state.asking and state.asking != CONFIRM) or _missing(state):
+    if (state.asking and state.asking != CONFIRM) or state.missing():
         _next_question(turn)
         return
     state.phase = Phase.CONFIRMING
@@ -729,7 +741,7 @@ def _confirm_domain_suggestion(turn: _Turn, text: str) -> None:
     state = turn.state
     answer = yes_or_no(text)
     if answer is True and state.pending_domain:
-        _set(turn, "domain", {"value": state.pending_domain, "is_suggestion": True})
+        _set(turn, "domain", DomainAnswer(value=state.pending_domain, is_suggestion=True))
     elif answer is False:
         state.pending_domain = None
         state.asking = "domain"
@@ -746,22 +758,22 @@ def _receive_card_text(turn: _Turn, text: str, *, from_pairs: bool) -> None:
         url = text.strip().strip("<>")
         turn.effects.append(FetchCard(url))
         turn.audit("card.fetch_requested", url=url)
-        state.answers["card_url"] = url
+        state.card_url = url
         return
     if not said or _USE_README.match(said):
-        location = state.answers.get("location")
+        location = state.answers.location
         url = turn.ctx.card_url_for_location(location) if location else None
         if url:
             turn.effects.append(FetchCard(url))
             turn.audit("card.fetch_requested", url=url)
-            state.answers["card_url"] = url
+            state.card_url = url
         elif from_pairs and not said:
-            state.answers["card_from_location"] = True
+            state.card_from_location = True
         else:
             turn.reply.add("card_needs_file", location=location)
             state.asking = "card"
         return
-    turn.reply.add("card_needs_file", location=state.answers.get("location"), said=text[:200])
+    turn.reply.add("card_needs_file", location=state.answers.location, said=text[:200])
     state.asking = "card"
 
 
@@ -788,7 +800,7 @@ def _receive_card(turn: _Turn, event: Inbound) -> None:
         pretty_name=getattr(report, "pretty_name", None),
         modalities=[labels[key] for key in keys if key in labels])
     turn.state.card_errors_acknowledged = False
-    turn.state.answers["card"] = event.file.filename
+    turn.state.answers.card = event.file.filename
     turn.reply.add("card_received", report=report.to_dict(), filename=event.file.filename,
                    replaced=replaced)
     if turn.state.asking == "card":
@@ -831,8 +843,8 @@ def _acknowledge(turn: _Turn) -> None:
         turn.reply.add("understood", fields=turn.changed,
                        values={f: _display(state, f) for f in turn.changed})
     card_name = state.card.pretty_name if state.card else None
-    name = state.answers.get("name")
-    if card_name and isinstance(name, str) and state.card_name_noted != card_name \
+    name = state.answers.name
+    if card_name and name is not None and state.card_name_noted != card_name \
             and _name_key(name) != _name_key(card_name):
         state.card_name_noted = card_name  # said once; the contributor decides
         turn.reply.add("card_name_differs", name=name, card_name=card_name)
@@ -842,18 +854,11 @@ def _name_key(name: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", name.casefold()).split())
 
 
-def _missing(state: ConversationState) -> list[str]:
-    missing = [f for f in FIELD_ORDER if f not in state.answers]
-    if "card" in missing and state.answers.get("card_url"):
-        missing.remove("card")  # being fetched; the answer arrives as a file event
-    return missing
-
-
 def _next_question(turn: _Turn) -> None:
     state = turn.state
     if state.phase is not Phase.COLLECTING and state.phase is not Phase.CONFIRMING:
         return
-    missing = _missing(state)
+    missing = state.missing()
     if state.consent_early and missing == ["consent"] and state.asking in (
             "consent", CONSENT_CONFIRM, CONFIRM, None):
         state.phase = Phase.CONFIRMING  # agreed early: the terms and the summary, one question
@@ -911,13 +916,13 @@ def _ask(turn: _Turn, field: str, changing: bool = False) -> None:
                    proposal=_proposal_items(state) if field == PROPOSAL else [],
                    upgraded=bool(state.proposal and state.proposal.upgraded),
                    from_card=from_card,
-                   answer_count=sum(f in state.answers for f in FIELD_ORDER),
+                   answer_count=len(state.answers.given()),
                    pending_domain=state.pending_domain,
                    terms=terms() if field in ("consent", CONSENT_CONFIRM) else None,
                    suggested_email=state.suggested_email,
                    options=[{"value": v, "label": lbl} for v, lbl in options],
                    multiple=field in MULTIPLE_CHOICE_FIELDS,
-                   card_from_location=bool(state.answers.get("card_from_location")),
+                   card_from_location=state.card_from_location,
                    card_errors=state.card.error_count if state.card else 0,
                    acknowledged=state.card_errors_acknowledged)
     turn.reply.choices = ChoiceSet(field, options, field in MULTIPLE_CHOICE_FIELDS) \
@@ -934,7 +939,8 @@ def _proposal_items(state: ConversationState) -> list[dict[str, str]]:
                 parsed = parse_field(field, text)
             except FieldError:
                 continue
-            preview = state.model_copy(update={"answers": {field: _stored_form(field, parsed)}})
+            preview = state.model_copy(update={"answers": Answers.model_validate(
+                {field: _stored_form(field, parsed)})})
             shown = _display(preview, field) or text
         items.append({"field": field, "value": shown})
     return items
@@ -944,17 +950,15 @@ def _display(state: ConversationState, field: str) -> str | None:
     """A field's answer as a person reads it."""
     value = state.answers.get(field)
     if value is None:
-        if field == "card" and state.answers.get("card_url"):
-            return state.answers["card_url"]
-        return None
+        return state.card_url if field == "card" else None
     if field == "hosting":
         return dict(choices_for("hosting")).get(value, value)
     if field == "modalities":
         return ", ".join(value)
-    if field == "domain":
-        return value["value"] + (" (your suggestion)" if value.get("is_suggestion") else "")
-    if field == "consent":
-        return "agreed" if value.get("agreed") else None
+    if isinstance(value, DomainAnswer):
+        return value.value + (" (your suggestion)" if value.is_suggestion else "")
+    if isinstance(value, ConsentAnswer):
+        return "agreed" if value.agreed else None
     return str(value)
 
 
@@ -964,6 +968,6 @@ def _summary_context(state: ConversationState) -> dict[str, Any]:
         "phase": str(state.phase),
         "fields": list(FIELD_ORDER),
         "values": {f: _display(state, f) for f in FIELD_ORDER},
-        "missing": _missing(state),
+        "missing": state.missing(),
         "card": state.card.shown() if state.card else None,
     }
