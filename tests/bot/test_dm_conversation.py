@@ -75,7 +75,7 @@ async def test_an_old_question_cannot_be_answered_again(slack: SlackHarness) -> 
     await slack.fake.wait_for(lambda: hosting.updates)
     assert "question is closed" in hosting.all_text
     assert not any(b["type"] == "actions" for b in hosting.blocks)
-    assert "hosting" not in (await slack.state(ADA)).answers  # the stale click did nothing
+    assert (await slack.state(ADA)).answers.hosting is None  # the stale click did nothing
     assert slack.seen(ADA) == 2
 
     # A double click: two payloads from the same rendered message, the second "alliance".
@@ -88,7 +88,7 @@ async def test_an_old_question_cannot_be_answered_again(slack: SlackHarness) -> 
     await slack.fake.wait_for(lambda: again.updates)
     await eventually(lambda: slack.metric("intake_slack_duplicates_total"))
     assert slack.seen(ADA) == 3
-    assert (await slack.state(ADA)).answers["hosting"] == "self"
+    assert (await slack.state(ADA)).answers.hosting == "self"
 
 
 async def test_other_domain_asks_for_their_own(slack: SlackHarness) -> None:

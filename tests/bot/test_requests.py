@@ -61,7 +61,7 @@ async def test_markup_in_a_dataset_name_is_shown_harmlessly(slack: SlackHarness)
     posted = json.dumps({"text": reply.text, "blocks": reply.blocks})
     assert "Ocean &lt;!channel&gt; &amp; @here https://x.example" in reply.all_text
     assert "<!channel>" not in posted and "<!here>" not in posted and "<https" not in posted
-    assert (await slack.state(ADA)).answers["name"] == "Ocean <!channel> & @here https://x.example"
+    assert (await slack.state(ADA)).answers.name == "Ocean <!channel> & @here https://x.example"
 
 
 async def test_concurrent_messages_of_one_person_are_taken_in_order(slack: SlackHarness
@@ -72,5 +72,5 @@ async def test_concurrent_messages_of_one_person_are_taken_in_order(slack: Slack
         assert (await slack.sender.event(event)).status == 200
     await slack.fake.wait_for_dm(ADA, HOSTING)
     state = await slack.state(ADA)
-    assert (state.answers["name"], state.answers["location"]) == (
+    assert (state.answers.name, state.answers.location) == (
         "Ocean", "https://example.org/ocean")

@@ -131,10 +131,11 @@ def test_form_answers_are_taken_field_by_field() -> None:
                                   "consent": "yes"})
     ctx = StepContext(now=datetime(2026, 1, 1, tzinfo=UTC), check_card=check_card)
     result = step(ConversationState(), Inbound("form", form=answers.values), ctx)
-    assert result.state.answers["name"] == "Sea, url: https://evil.example"
-    assert result.state.answers["location"] == "https://example.org/a?x=1,2"
-    assert result.state.answers["modalities"] == ["Text Only", "Other (e.g., science data)"]
-    assert result.state.answers["consent"]["agreed"] is True
+    assert result.state.answers.name == "Sea, url: https://evil.example"
+    assert result.state.answers.location == "https://example.org/a?x=1,2"
+    assert result.state.answers.modalities == ["Text Only", "Other (e.g., science data)"]
+    consent = result.state.answers.consent
+    assert consent is not None and consent.agreed and consent.at == ctx.now
     assert [p.template for p in result.reply.parts][-1] == "ask"  # one reply, then what is missing
     assert not any(isinstance(e, Submit) for e in result.effects)
 

@@ -4,6 +4,7 @@ answering (tests/bot/conftest.py)."""
 
 from __future__ import annotations
 
+from core.conversation import Answers, DomainAnswer
 from tests.bot.conftest import ADA, CARD, HOSTING, SlackHarness
 
 
@@ -14,10 +15,10 @@ async def test_prose_in_a_dm_is_confirmed_with_a_button(slack: SlackHarness) -> 
              "<http://example.org/coral>", "I understood")
     assert "name Coral Reef Images, location https://example.org/coral. Right?" in \
         understood.all_text
-    assert "name" not in (await slack.state(ADA)).answers
+    assert (await slack.state(ADA)).answers.name is None
     hosting = await slack.click(understood, ADA, HOSTING, value="yes")
     assert "Dataset name: Coral Reef Images" in hosting.all_text
-    assert (await slack.state(ADA)).answers["location"] == "https://example.org/coral"
+    assert (await slack.state(ADA)).answers.location == "https://example.org/coral"
 
     answer = await slack.say(ADA, "wait, the name is wrong, it should just be Coral Reefs",
                              "Dataset name: Coral Reefs")
@@ -30,15 +31,15 @@ async def test_prose_in_a_dm_is_confirmed_with_a_button(slack: SlackHarness) -> 
     await slack.say(ADA, "oh right, it's <mailto:dana@example.org|dana@example.org>",
                     "Contact e-mail: dana@example.org")
     state = await slack.state(ADA)
-    assert state.answers["domain"] == {"value": "Marine", "is_suggestion": False}
-    assert state.answers["name"] == "Coral Reefs"
+    assert state.answers.domain == DomainAnswer(value="Marine", is_suggestion=False)
+    assert state.answers.name == "Coral Reefs"
 
 
 async def test_an_early_i_agree_in_slack_shows_the_terms(slack: SlackHarness) -> None:
     await slack.say(ADA, "hello", "name of the dataset")
     answer = await slack.say(ADA, "I agree", "CDLA-Permissive-2.0")
     assert "Before I record your agreement" in answer.all_text
-    assert (await slack.state(ADA)).answers == {}
+    assert (await slack.state(ADA)).answers == Answers()
 
 
 async def test_cancel_is_confirmed_by_button_and_undone(slack: SlackHarness) -> None:
@@ -48,4 +49,4 @@ async def test_cancel_is_confirmed_by_button_and_undone(slack: SlackHarness) -> 
     assert (await slack.state(ADA)).phase == "cancelled"
     back = await slack.say(ADA, "undo", "not cancelled")
     assert HOSTING in back.all_text
-    assert (await slack.state(ADA)).answers["name"] == "Reef"
+    assert (await slack.state(ADA)).answers.name == "Reef"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core.conversation import Phase
+from core.conversation import Answers, Phase
 from core.storage.models import AuditEntry, CardVersion, OutboxMessage, Submission
 from tests.core.transcript import Transcript, make_service
 
@@ -127,7 +127,7 @@ async def test_two_domains_are_refused(chat: Transcript) -> None:
     await chat.say("hello")
     answer = await chat.say("domain: climate and marine")
     assert "one" in answer.lower()
-    assert "domain" not in (await chat.state()).answers
+    assert (await chat.state()).answers.domain is None
 
 
 async def test_consent_must_be_explicit(chat: Transcript) -> None:
@@ -136,7 +136,7 @@ async def test_consent_must_be_explicit(chat: Transcript) -> None:
     await chat.upload("README.md", CARD)
     answer = await chat.say("maybe")
     assert (await chat.state()).asking == "consent"
-    assert "consent" not in (await chat.state()).answers
+    assert (await chat.state()).answers.consent is None
     answer = await chat.say("no")
     assert "cannot submit" in answer
     answer = await chat.say("I agree")
@@ -189,7 +189,7 @@ async def test_commands(chat: Transcript) -> None:
     assert "Dataset name: Ocean" in answer
     answer = await chat.say("restart")
     assert "Starting over" in answer
-    assert (await chat.state()).answers == {}
+    assert (await chat.state()).answers == Answers()
     await chat.say("name: Ocean")
     answer = await chat.say("cancel")  # one answer is not thrown away on one word
     assert "Cancel this contribution?" in answer and "Cancelled" not in answer
@@ -253,7 +253,7 @@ async def test_a_greeting_is_not_an_answer(chat: Transcript) -> None:
     await chat.say("hello")
     answer = await chat.say("hey there")
     assert "name of the dataset" in answer
-    assert "name" not in (await chat.state()).answers
+    assert (await chat.state()).answers.name is None
 
 
 async def test_yes_takes_the_suggested_link(chat: Transcript) -> None:
@@ -267,7 +267,7 @@ async def test_yes_takes_the_suggested_link(chat: Transcript) -> None:
     answer = await chat.say("www.example.org")
     assert "I understood: location https://www.example.org. Right?" in answer
     state = await chat.state()
-    assert state.answers["location"] == "https://example.org/birds"
+    assert state.answers.location == "https://example.org/birds"
     answer = await chat.say("no")
     assert "did not keep it" in answer and "host the dataset" in answer
     assert (await chat.state()).asking == "hosting"

@@ -66,4 +66,4 @@ def test_odd_text_never_crashes_or_loses_answers(texts: list[str]) -> None:
 def test_any_file_is_answered(data: bytes, name: str) -> None:
     result = step(START, Inbound("file", file=CardFile(name or "x", data)), CTX)
     assert render_reply(RENDERER, result.reply.to_dict(), "text").strip()
-    assert result.state.answers["name"] == "Ocean"
+    assert result.state.answers.name == "Ocean"

@@ -12,7 +12,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.cards import check_card
-from core.conversation import CardFile, ConversationState, Inbound, StepContext, step
+from core.conversation import (
+    CardFile,
+    ConversationState,
+    DomainAnswer,
+    Inbound,
+    StepContext,
+    step,
+)
 from core.conversation.interpret import yes_or_no
 from core.conversation.step import _stored_form
 from core.fields import FIELD_ORDER, FieldError, parse_field
@@ -85,7 +92,7 @@ def _confirmed(field: str, value: Any, text: str, before: ConversationState) -> 
     if before.suggestion and before.suggestion.get("field") == field:
         shown.append(_stored(field, before.suggestion["value"]))
     if field == "domain" and before.pending_domain:
-        shown.append({"value": before.pending_domain, "is_suggestion": True})
+        shown.append(DomainAnswer(value=before.pending_domain, is_suggestion=True))
     if field == "email" and before.suggested_email:
         shown.append(before.suggested_email)
     return value in shown

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from core import loops
-from core.conversation import CardFile, ConversationState, Inbound, Phase
+from core.conversation import Answers, CardFile, ConversationState, Inbound, Phase
 from core.outbox import enqueue
 from core.storage.database import Database
 from core.storage.models import OutboxMessage
@@ -51,7 +51,15 @@ def test_what_counts_as_progress() -> None:
     before = ConversationState(phase=Phase.COLLECTING, answers={"name": "Ocean"}, turns=3)
     assert not loops.made_progress(before, before.model_copy(update={"turns": 4}))
     assert loops.made_progress(before, before.model_copy(
-        update={"answers": {"name": "Ocean", "location": "https://example.org"}}))
+        update={"answers": Answers(name="Ocean", location="https://example.org")}))
+    # A card URL to fetch is progress too, though it is no answer yet.
+    assert loops.made_progress(before, before.model_copy(
+        update={"card_url": "https://example.org/README.md"}))
+    # The same state stored the old way (card_url inside answers) is no progress.
+    fetching = before.model_copy(update={"card_url": "https://example.org/README.md"})
+    assert not loops.made_progress(fetching, {
+        "phase": "collecting", "turns": 3,
+        "answers": {"name": "Ocean", "card_url": "https://example.org/README.md"}})
     assert loops.made_progress(before, before.model_copy(update={"phase": Phase.CONFIRMING}))
     assert loops.made_progress(None, before)
 

@@ -54,7 +54,7 @@ async def test_every_step_survives_a_restart(db: Database) -> None:
             assert "is submitted as OTDI-" in answer, answer
             final = await resumed.state()
             assert final.phase is Phase.SUBMITTED
-            assert final.answers["name"] == "Ocean Temperatures"
-            assert final.answers["domain"]["value"] == "Marine"
+            assert final.answers.name == "Ocean Temperatures"
+            assert final.answers.domain is not None and final.answers.domain.value == "Marine"
         finally:
             await fresh_db.dispose()

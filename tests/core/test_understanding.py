@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.conversation import Phase
+from core.conversation import Answers, DomainAnswer, Phase
 from core.render import Renderer
 from tests.core.transcript import Transcript, make_service
 
@@ -21,7 +21,7 @@ def chat(db) -> Transcript:
     return Transcript(make_service(db))
 
 
-async def answers(chat: Transcript) -> dict:
+async def answers(chat: Transcript) -> Answers:
     return (await chat.state()).answers
 
 
@@ -31,12 +31,12 @@ async def test_a_prose_introduction_is_shown_back_in_one_question(chat: Transcri
     assert "I understood: name Coral Reef Images, location https://example.org/coral. " \
            "Right?" in answer
     assert "https://" in answer and "secure" in answer  # the http -> https suggestion
-    assert await answers(chat) == {}  # nothing stored before the yes
+    assert await answers(chat) == Answers()  # nothing stored before the yes
     answer = await chat.say("yes")
     assert "Dataset name: Coral Reef Images" in answer
     assert "Dataset location: https://example.org/coral" in answer
     assert "host the dataset" in answer  # the next question
-    assert (await answers(chat))["name"] == "Coral Reef Images"
+    assert (await answers(chat)).name == "Coral Reef Images"
 
 
 async def test_name_comma_link_at_the_name_question(chat: Transcript) -> None:
@@ -45,7 +45,7 @@ async def test_name_comma_link_at_the_name_question(chat: Transcript) -> None:
     assert "I understood: name Coral Reef Images, location https://example.org/coral" in answer
     answer = await chat.say("no")
     assert "did not keep any of it" in answer and "name of the dataset" in answer
-    assert await answers(chat) == {}
+    assert await answers(chat) == Answers()
 
 
 async def test_one_part_of_what_was_understood_is_corrected(chat: Transcript) -> None:
@@ -55,7 +55,7 @@ async def test_one_part_of_what_was_understood_is_corrected(chat: Transcript) ->
     assert "I understood: location https://example.org/reef. Right?" in answer
     answer = await chat.say("right")
     assert "Dataset location: https://example.org/reef" in answer
-    assert (await answers(chat))["name"] == "Coral Reef Photos 2024"
+    assert (await answers(chat)).name == "Coral Reef Photos 2024"
 
 
 async def test_words_in_a_sentence_are_candidates_too(chat: Transcript) -> None:
@@ -65,7 +65,7 @@ async def test_words_in_a_sentence_are_candidates_too(chat: Transcript) -> None:
            "domain Marine. Right?" in answer
     answer = await chat.say("yep")
     assert "Modalities: Images, Audio" in answer and "Domain: Marine" in answer
-    assert (await answers(chat))["hosting"] == "alliance"
+    assert (await answers(chat)).hosting == "alliance"
 
 
 async def test_a_plain_answer_with_a_modality_word_stays_a_name(chat: Transcript) -> None:
@@ -81,7 +81,7 @@ async def test_actually_no_change_the_domain_to_marine(chat: Transcript) -> None
     await chat.upload("README.md", CARD)
     answer = await chat.say("Actually no - change the domain to Marine")
     assert "Domain: Marine" in answer and "your suggestion" not in answer
-    assert (await answers(chat))["domain"] == {"value": "Marine", "is_suggestion": False}
+    assert (await answers(chat)).domain == DomainAnswer(value="Marine", is_suggestion=False)
 
 
 async def test_wait_the_name_is_wrong_at_the_hosting_question(chat: Transcript) -> None:
@@ -90,7 +90,7 @@ async def test_wait_the_name_is_wrong_at_the_hosting_question(chat: Transcript) 
     assert "Dataset name: Coral Reefs" in answer
     assert "host the dataset" in answer  # still the open question
     state = await chat.state()
-    assert state.answers["name"] == "Coral Reefs" and "hosting" not in state.answers
+    assert state.answers.name == "Coral Reefs" and state.answers.hosting is None
 
 
 async def test_oh_right_it_s_an_address(chat: Transcript) -> None:
@@ -104,8 +104,8 @@ async def test_oops_sorry_a_link(chat: Transcript) -> None:
     await chat.say("name: X, url: https://example.org/wrong")
     answer = await chat.say("oops sorry, https://example.org/right")
     assert "Dataset location: https://example.org/right" in answer
-    assert (await answers(chat))["location"] == "https://example.org/right"
-    assert "hosting" not in await answers(chat)
+    assert (await answers(chat)).location == "https://example.org/right"
+    assert (await answers(chat)).hosting is None
 
 
 async def test_corrections_in_other_words(chat: Transcript) -> None:
@@ -163,7 +163,7 @@ async def test_an_early_terms_sure_shows_the_terms_and_asks(chat: Transcript) ->
     answer = await chat.say("name: Birds, terms: sure")
     assert "Dataset name: Birds" in answer
     assert "CDLA-Permissive-2.0" in answer and "Do you agree to these terms?" in answer
-    assert "consent" not in await answers(chat)
+    assert (await answers(chat)).consent is None
     answer = await chat.say("yes, I agree")
     assert "Agreement to the contribution terms: agreed" in answer
     assert "Where can the dataset be found?" in answer
@@ -173,9 +173,9 @@ async def test_i_agree_at_the_name_question_is_not_a_name(chat: Transcript) -> N
     await chat.say("hello")
     answer = await chat.say("I agree")
     assert "Dataset name" not in answer and "CDLA-Permissive-2.0" in answer
-    assert await answers(chat) == {}
+    assert await answers(chat) == Answers()
     answer = await chat.say("Coral Reefs")  # the terms are not nagged about
-    assert "consent" not in await answers(chat)
+    assert (await answers(chat)).consent is None
 
 
 async def test_agreeing_early_with_everything_else_asks_once_with_the_summary(
@@ -189,7 +189,8 @@ async def test_agreeing_early_with_everything_else_asks_once_with_the_summary(
     answer = await chat.say("Yes, submit it.")
     assert "is submitted as OTDI-" in answer
     state = await chat.state()
-    assert state.phase is Phase.SUBMITTED and state.answers["consent"]["agreed"] is True
+    assert state.phase is Phase.SUBMITTED and state.answers.consent is not None \
+        and state.answers.consent.agreed
 
 
 # -- cancel and undo ---------------------------------------------------------------------
@@ -206,7 +207,7 @@ async def test_cancel_asks_first_and_undo_brings_it_back(chat: Transcript) -> No
     answer = await chat.say("undo")
     assert "not cancelled" in answer and "terms" in answer
     state = await chat.state()
-    assert state.phase is Phase.COLLECTING and len(state.answers) == 7
+    assert state.phase is Phase.COLLECTING and len(state.answers.given()) == 7
 
 
 async def test_undo_takes_back_the_last_change(chat: Transcript) -> None:
@@ -215,7 +216,7 @@ async def test_undo_takes_back_the_last_change(chat: Transcript) -> None:
     assert "Domain: Legal" in answer
     answer = await chat.say("undo")
     assert "Undone:" in answer and "Domain: Marine" in answer
-    assert (await answers(chat))["domain"]["value"] == "Marine"
+    assert (await answers(chat)).domain == DomainAnswer(value="Marine")
     answer = await chat.say("undo")  # the card, then
     assert "Dataset card: (not given)" in answer
     answer = await chat.say("take that back")
@@ -303,7 +304,7 @@ def test_a_state_stored_before_these_changes_still_loads_and_goes_on() -> None:
     assert state.asking is Question.DOMAIN_SUGGESTION and state.undo == []
     ctx = StepContext(now=datetime(2026, 11, 25, tzinfo=UTC), check_card=check_card)
     result = step(state, Inbound(text="yes"), ctx)
-    assert result.state.answers["domain"] == {"value": "Astrophysics", "is_suggestion": True}
+    assert result.state.answers.domain == DomainAnswer(value="Astrophysics", is_suggestion=True)
     assert result.state.asking is Question.EMAIL
     assert result.state.model_dump(mode="json")["asking"] == "email"
 
