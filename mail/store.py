@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import repository
+from core.conversation import ConversationState
 from mail.models import MailThread, OutboundMail
 from mail.threads import (
     REVIEW_PREFIX,
@@ -44,8 +45,8 @@ async def speakers(session: AsyncSession, match: ThreadMatch) -> set[str]:
     """Addresses that speak for a conversation: its own and the contact e-mail given."""
     addresses = {match.contributor_id.lower()}
     state = await repository.mail_conversation_state(session, match.contributor_id)
-    email = (state.get("answers") or {}).get("email")
-    if isinstance(email, str):
+    email = ConversationState.model_validate(state).answers.email
+    if email:
         addresses.add(email.lower())
     if match.submission_id is not None:
         submitted = await repository.mail_submission_email(session, match.submission_id)
