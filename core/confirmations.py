@@ -1,8 +1,9 @@
 """Confirmation tokens: an action held until the owner of the stored address says yes.
 
 The token goes out only to the address on record (the conversation's, or a listed
-reviewer's), in the reply address of the request; only its SHA-256 is stored. A token
-is single-use and expires (``INTAKE_CONFIRM_WITHIN``, 24 hours by default).
+reviewer's), in the reply address of the request; this table keeps only its SHA-256
+(the queued request carries the token until it is sent). A token is single-use and
+expires (``INTAKE_CONFIRM_WITHIN``, 24 hours by default).
 """
 
 from __future__ import annotations
