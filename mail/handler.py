@@ -234,16 +234,8 @@ class MailHandler:
     async def _refuse_stranger(self, unit: Unit, facts: MailFacts, match: ThreadMatch) -> None:
         """Someone else answered a contributor's thread: tell them, politely, change nothing."""
         session, mail = unit.session, facts.mail
-        delivery = await self._threading(session, mail, mail.from_address)
-        payload = {"parts": [{"template": "mail_stranger",
-                              "context": {"submit_address": self.address.address}}],
-                   "choices": None, "reference": None,
-                   "mail": {"kind": "notice", **delivery, "token": None, "phase": None,
-                            "missing": []}}
-        message = await unit.enqueue(CHANNEL, mail.from_address, payload)
-        await store.record_outbound(session, outbox_id=message.id, recipient=mail.from_address,
-                                    contributor_id=None, submission_id=None,
-                                    message_id=delivery["message_id"], subject=mail.subject)
+        notice_id = await self._notice(unit, facts, "mail_stranger",
+                                       {"submit_address": self.address.address})
         await self.service.audit_in(session, actor=mail.from_address, channel=CHANNEL,
                                     action="mail.stranger_refused",
                                     submission_id=match.submission_id,
@@ -251,7 +243,7 @@ class MailHandler:
                                             "matched_by": match.by,
                                             "message_id": mail.message_id})
         log.warning("refused a message in someone else's thread (matched by %s)", match.by)
-        await self._guard(unit, facts, message.id, mail.from_address, False, None)
+        await self._guard(unit, facts, notice_id, mail.from_address, False, None)
 
     async def _record_bounce(self, session: AsyncSession, facts: MailFacts,
                              bounce: Bounce) -> None:
@@ -399,8 +391,9 @@ class MailHandler:
         return await self._turn(unit, confirmed, held.contributor_id)
 
     async def _notice(self, unit: Unit, facts: MailFacts, template: str,
-                      context: dict[str, Any]) -> None:
-        """A one-off answer to this message's sender, outside any conversation."""
+                      context: dict[str, Any]) -> int:
+        """A one-off answer to this message's sender, outside any conversation; its
+        outbox id."""
         session, mail = unit.session, facts.mail
         delivery = await self._threading(session, mail, mail.from_address)
         payload = {"parts": [{"template": template, "context": context}],
@@ -411,6 +404,7 @@ class MailHandler:
         await store.record_outbound(session, outbox_id=message.id, recipient=mail.from_address,
                                     contributor_id=None, submission_id=None,
                                     message_id=delivery["message_id"], subject=mail.subject)
+        return message.id
 
     async def _tell(self, unit: Unit, facts: MailFacts, match: store.ReviewMatch,
                     template: str, context: dict[str, Any], notice: bool = False,
