@@ -92,6 +92,16 @@ SUBTASK_PARENT: dict[str, str] = {
 # Which of the form's modalities a task or a Hub tag points to, by the words in its id
 # (image-to-text: images and text). First word of the form's label: text, images, audio,
 # video, other (science data).
+# Task categories of the older ``datasets`` taxonomy (2020-2022 cards) and the Hub ids
+# that took their place, so a card that used them is told what to write today.
+RENAMED_TASKS: dict[str, tuple[str, ...]] = {
+    "sequence-modeling": ("text-generation", "fill-mask"),
+    "conditional-text-generation": ("text2text-generation", "summarization", "translation"),
+    "structure-prediction": ("token-classification",),
+    "text-scoring": ("text-classification",),
+    "speech-processing": ("automatic-speech-recognition", "text-to-speech"),
+}
+
 _MODALITY_WORDS: dict[str, str] = {
     "text": "text", "token": "text", "question": "text", "translation": "text",
     "summarization": "text", "fill": "text", "sentence": "text", "zero": "text",

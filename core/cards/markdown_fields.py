@@ -61,6 +61,13 @@ def field_headings() -> dict[str, tuple[str, ...]]:
 
 
 @cache
+def _excluded_words(name: str) -> frozenset[tuple[str, ...]]:
+    """Normalised titles of sub-sections that are not part of field ``name``'s text."""
+    titles = card_requirements().get("content_excludes", {}).get(name, ())
+    return frozenset(normalise_words(str(title)) for title in titles)
+
+
+@cache
 def _alias_words(name: str) -> tuple[tuple[str, ...], ...]:
     return tuple(normalise_words(alias) for alias in field_headings()[name])
 
@@ -240,16 +247,18 @@ class CardBody:
 
         A sub-section that is another field's own place (PETs under Personal and
         Sensitive Information) is left out with its sub-tree, unless that field is in
-        ``keep`` (``content_includes`` in spec.yaml).
+        ``keep`` (``content_includes`` in spec.yaml); so is one that the template puts
+        there for something else (``content_excludes``: "Languages").
         """
         parts = [Part(section.line, section.own_text)]
         count = len(self.sections)
         position = section.index + 1
+        excluded = _excluded_words(name)
         while position < count and self.sections[position].head < section.full_end:
             sub = self.sections[position]
             position += 1
             others = {other for other in self.scores(sub.words) if other != name}
-            if others and not others <= keep:
+            if (others and not others <= keep) or sub.words in excluded:
                 while position < count and self.sections[position].head < sub.full_end:
                     position += 1
                 continue
@@ -370,13 +379,24 @@ def _labels(lines: list[str], code: set[int],
     return found
 
 
+def _is_label_item(line: str) -> bool:
+    """A "- **Label:** ..." list item (with its colon; "- **Ada Example**" is a name)."""
+    match = _LABELLED_ITEM.match(line)
+    return match is not None and ":" in match.group(0)
+
+
 def _following(lines: list[str], start: int, code: set[int], heading_lines: set[int]) -> str:
+    """The lines a label with nothing after its colon stands for.
+
+    The next "- **Paper:**" item of a list of labels is another fact, not the value:
+    "- **Repository:**" followed by it is an empty Repository line.
+    """
     taken: list[str] = []
     for index in range(start, min(len(lines), start + 50)):
         line = lines[index]
-        if index in heading_lines or (index not in code and _LABEL_LINE.match(line)
-                                      and _label_words().get(normalise_words(
-                                          _LABEL_LINE.match(line).group("label")))):
+        if index in heading_lines or (index not in code and (_is_label_item(line) or (
+                _LABEL_LINE.match(line) and _label_words().get(normalise_words(
+                    _LABEL_LINE.match(line).group("label")))))):
             break
         if not line.strip():
             if taken:

@@ -11,10 +11,16 @@ from difflib import get_close_matches
 from typing import Any
 
 from core.cards.findings import Finding, error, shorten, warning, yaml_text
-from core.cards.hf_tasks import SUBTASK_PARENT, TASK_IDS
+from core.cards.hf_tasks import RENAMED_TASKS, SUBTASK_PARENT, TASK_IDS
 from core.cards.leftovers import find_leftovers, strip_leftovers, yaml_leftover
 from core.cards.licenses import agrees, describe, identify, official_name
-from core.cards.markdown_fields import CardBody, FieldValue, clean_value, without_labelled_items
+from core.cards.markdown_fields import (
+    CardBody,
+    FieldValue,
+    Section,
+    clean_value,
+    without_labelled_items,
+)
 from core.cards.values import (
     find_date,
     first_line,
@@ -158,10 +164,12 @@ def _task_categories(value: Any) -> list[Finding]:
         if isinstance(item, str) and item in TASK_IDS:
             continue
         text = str(item) if isinstance(item, str | int | float) else ""
-        suggestions = get_close_matches(text.lower().replace(" ", "-"), sorted(TASK_IDS), n=3)
+        renamed = RENAMED_TASKS.get(text.lower())
+        suggestions = list(renamed) if renamed else get_close_matches(
+            text.lower().replace(" ", "-"), sorted(TASK_IDS), n=3)
         findings.append(error("task_categories", "task_category_unknown",
                               value=shorten(item), parent=SUBTASK_PARENT.get(text),
-                              suggestions=suggestions))
+                              suggestions=suggestions, renamed=renamed is not None))
     return findings
 
 
@@ -190,21 +198,40 @@ def _section_value(body: CardBody, name: str) -> FieldValue | None:
     return body.section_value(section, name, _includes(name))
 
 
-def _summary(body: CardBody) -> FieldValue | None:
-    """The paragraph under the "# Dataset Card for ..." title, else a Summary section."""
+def _titles(body: CardBody) -> list[Section]:
+    """The card's title headings, best first: "# Dataset Card for ..." ones, then other
+    level-1 headings; without any level-1 heading, a first heading that is no field's
+    heading ("Olfaction-Vision-Language Learning" underlined with "----")."""
     tops = [s for s in body.sections if s.level == 1]
-    title = next((s for s in tops if s.words[:2] == ("dataset", "card")), tops[0] if tops else None)
-    if title is not None and meaningful(title.own_text):
+    if tops:
+        cards = [s for s in tops if s.words[:2] == ("dataset", "card")]
+        return cards + [s for s in tops if s not in cards]
+    first = body.sections[0] if body.sections else None
+    if first is not None and not body.scores(first.words) \
+            and first.level == min(s.level for s in body.sections):
+        return [first]
+    return []
+
+
+def _summary(body: CardBody) -> FieldValue | None:
+    """The paragraph under the card's title, else a Summary section.
+
+    Of several titles ("# Dataset Card" left over above "# Dataset Card for X") the
+    first with text counts. When none has text, a Summary section is the place the
+    author filled (or left a placeholder in), so its finding points there.
+    """
+    titles = _titles(body)
+    title = next((s for s in titles if meaningful(s.own_text)), None)
+    if title is not None:
         return FieldValue(title.own_text, title.line, title.title,
                           lines=(title.head, title.end))
-    if title is None and meaningful(body.preamble):
+    if not titles and meaningful(body.preamble):
         return FieldValue(body.preamble, body.first_line, None)
     named = _section_value(body, "dataset_summary")
-    if named is not None and meaningful(named.text):
+    if named is not None or not titles:
         return named
-    if title is not None:
-        return FieldValue(title.own_text, title.line, title.title, lines=(title.head, title.end))
-    return named
+    first = titles[0]
+    return FieldValue(first.own_text, first.line, first.title, lines=(first.head, first.end))
 
 
 def _description(body: CardBody) -> FieldValue | None:
