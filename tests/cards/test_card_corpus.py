@@ -21,8 +21,8 @@ MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))["c
 
 
 def test_the_corpus_is_large_and_every_card_names_its_source() -> None:
-    assert len(MANIFEST) >= 40
-    assert len({card["repository"] for card in MANIFEST}) >= 4
+    assert len(MANIFEST) >= 80
+    assert len({card["repository"] for card in MANIFEST}) >= 15
     for card in MANIFEST:
         assert re.fullmatch(r"[0-9a-f]{40}", card["commit"]), card["file"]
         assert card["repository"].count("/") == 1 and card["path"], card["file"]
@@ -124,6 +124,35 @@ def _issue_date_label(text: str) -> str:
     return text[:start] + "- **Dataset Issue Date:** 31 May 2024\n\n" + text[end:]
 
 
+def _colon_outside_bold(text: str) -> str:
+    """"- **Repository**: url", as in many Hub cards, instead of "- **Repository:** url"."""
+    return re.sub(r"^(\s*[-*] )\*\*([^*\n]+):\*\*", r"\1**\2**:", text, flags=re.MULTILINE)
+
+
+def _asterisk_bullets(text: str) -> str:
+    """Body lists with "*" bullets (the front matter keeps its YAML "-")."""
+    head, body = text.split("\n---\n", 1)
+    return head + "\n---\n" + re.sub(r"^(\s*)- ", r"\1* ", body, flags=re.MULTILINE)
+
+
+def _setext_subtitle(text: str) -> str:
+    """The title as a "----" underlined heading and no level-1 heading at all."""
+    title = "# Dataset Card for Ocean Temperature Readings\n"
+    text = _heading(text, title, "Ocean Temperature Readings\n----\n")
+    return re.sub(r"^(#{1,5}) ", lambda m: "#" * max(2, len(m.group(1))) + " ", text,
+                  flags=re.MULTILINE)
+
+
+def _leftover_title_line(text: str) -> str:
+    """A bare "# Dataset Card" left above the real title (the template's YAML comment)."""
+    title = "# Dataset Card for Ocean Temperature Readings\n"
+    return _heading(text, title, "# Dataset Card\n\n" + title)
+
+
+def _pii_statement(text: str) -> str:
+    return _heading(text, "#### Personal and Sensitive Information", "#### PII Statement")
+
+
 def _license(license_id: str, name: str) -> Callable[[str], str]:
     return lambda text: set_yaml(set_yaml(text, "license", license_id), "license_name",
                                  f'"{name}"')
@@ -144,6 +173,11 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     "description in sub-sections": _description_in_sub_sections,
     "renamed headings": _renamed,
     "issue date as a bold label": _issue_date_label,
+    "colon outside the bold labels": _colon_outside_bold,
+    "asterisk bullets": _asterisk_bullets,
+    "title underlined with dashes": _setext_subtitle,
+    "a bare '# Dataset Card' above the title": _leftover_title_line,
+    "PII Statement heading": _pii_statement,
     "MIT with its official title": _license("mit", "The MIT License (MIT)"),
     "CC BY 4.0 with its deed title": _license("cc-by-4.0", "Attribution 4.0 International"),
     "Apache with its long name": _license("apache-2.0", "Apache License, Version 2.0"),
