@@ -38,7 +38,7 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.runtime import build_runtime  # noqa: E402
+from core.runtime import build_runtime, settle_startup_objects  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.storage.database import Database  # noqa: E402
 from mail.adapter import MailAdapter  # noqa: E402
@@ -173,6 +173,7 @@ async def start_intake(database: str, sink_port: int, options: MailOptions
     events = getattr(runtime, "events", None)
     if events is not None:
         tasks.append(asyncio.create_task(events.run_forever()))
+    settle_startup_objects()  # as `intake serve` does once it listens
     return runtime, adapter, tasks, commits
 
 

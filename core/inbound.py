@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, and_, bindparam, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import (
+    DateTime,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -34,6 +44,7 @@ log = logging.getLogger(__name__)
 PENDING, DONE, POISONED = "pending", "done", "poisoned"
 KEY_LENGTH = 512
 ORDER_KEY_LENGTH = 320
+ROWS_PER_INSERT = 200  # 7 parameters a row: well inside SQLite's 32,766
 
 
 @dataclass(frozen=True)
@@ -81,10 +92,6 @@ class EventLine:
     outcome: str | None
     error: str | None
     received_at: datetime
-
-
-def _insert(db: Database) -> Any:
-    return sqlite_insert if db.is_sqlite else pg_insert
 
 
 def stored(row: LoggedEvent) -> StoredEvent:
@@ -154,26 +161,14 @@ class InboundLog:
 
     async def _write(self, batch: list[tuple[NewEvent, asyncio.Future[Appended]]]
                      ) -> list[Appended]:
+        """One multi-row INSERT per chunk (ON CONFLICT DO NOTHING), then one SELECT for the
+        keys that were there already: a burst costs two statements, not one per event."""
         now = self.clock()
         results: list[Appended] = []
         async with self.db.transaction(urgent=True) as session:
-            for event, _future in batch:
-                key = event.idempotency_key[:KEY_LENGTH]
-                row_id = await session.scalar(
-                    _insert(self.db)(LoggedEvent).values(
-                        channel=event.channel, idempotency_key=key,
-                        order_key=event.order_key[:ORDER_KEY_LENGTH], payload=event.payload,
-                        raw=event.raw, size=len(event.raw or b""), status=PENDING, attempts=0,
-                        received_at=now)
-                    .on_conflict_do_nothing(index_elements=["channel", "idempotency_key"])
-                    .returning(LoggedEvent.id))
-                if row_id is None:  # logged before (a retry) or twice in this batch
-                    existing = await session.scalar(select(LoggedEvent.id).where(
-                        LoggedEvent.channel == event.channel,
-                        LoggedEvent.idempotency_key == key))
-                    results.append(Appended(existing, duplicate=True))
-                else:
-                    results.append(Appended(int(row_id), duplicate=False))
+            for start in range(0, len(batch), ROWS_PER_INSERT):
+                chunk = [event for event, _future in batch[start:start + ROWS_PER_INSERT]]
+                results += await _insert_chunk(session, chunk, now)
         return results
 
     async def close(self) -> None:
@@ -337,6 +332,55 @@ _FINISH = text(
     "UPDATE inbound_log SET status = 'done', outcome = :outcome, processed_at = :now, "
     "lease_owner = NULL, lease_until = NULL, error = NULL WHERE id = :id"
 ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+
+
+_INSERTED = ("channel", "idempotency_key", "order_key", "payload", "raw", "size",
+             "received_at")
+
+
+@functools.lru_cache(maxsize=ROWS_PER_INSERT)
+def _insert_rows(count: int) -> TextClause:
+    """``INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING`` for ``count``
+    rows, built once per size (SQLite 3.35+ and PostgreSQL both speak it)."""
+    names = ", ".join(_INSERTED)
+    rows = ", ".join("(" + ", ".join(f":{column}_{index}" for column in _INSERTED)
+                     + ", 'pending', 0)" for index in range(count))
+    columns = LoggedEvent.__table__.c
+    return text(
+        f"INSERT INTO inbound_log ({names}, status, attempts) VALUES {rows} "
+        "ON CONFLICT (channel, idempotency_key) DO NOTHING "
+        "RETURNING id, channel, idempotency_key"
+    ).bindparams(*(bindparam(f"{column}_{index}", type_=columns[column].type)
+                   for index in range(count) for column in _INSERTED))
+
+
+async def _insert_chunk(session: AsyncSession, events: list[NewEvent], now: datetime
+                        ) -> list[Appended]:
+    """Store what is new; a key logged before (a retry) or twice here is a duplicate."""
+    params: dict[str, Any] = {}
+    keys = [(event.channel, event.idempotency_key[:KEY_LENGTH]) for event in events]
+    for index, (event, (channel, key)) in enumerate(zip(events, keys, strict=True)):
+        params.update({f"channel_{index}": channel, f"idempotency_key_{index}": key,
+                       f"order_key_{index}": event.order_key[:ORDER_KEY_LENGTH],
+                       f"payload_{index}": event.payload, f"raw_{index}": event.raw,
+                       f"size_{index}": len(event.raw or b""), f"received_at_{index}": now})
+    rows = (await session.execute(_insert_rows(len(events)), params)).all()
+    new = {(channel, key): int(row_id) for row_id, channel, key in rows}
+    before = {pair for pair in keys if pair not in new}
+    existing: dict[tuple[str, str], int] = {}
+    if before:
+        found = await session.execute(
+            select(LoggedEvent.id, LoggedEvent.channel, LoggedEvent.idempotency_key)
+            .where(tuple_(LoggedEvent.channel, LoggedEvent.idempotency_key).in_(before)))
+        existing = {(channel, key): int(row_id) for row_id, channel, key in found}
+    results: list[Appended] = []
+    for pair in keys:
+        if pair in new:
+            results.append(Appended(new.pop(pair), duplicate=False))
+            existing[pair] = results[-1].id or 0  # the same key again in this chunk
+        else:
+            results.append(Appended(existing.get(pair), duplicate=True))
+    return results
 
 
 def _aware(moment: datetime) -> datetime:

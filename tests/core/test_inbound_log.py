@@ -83,6 +83,22 @@ async def test_appends_that_arrive_together_share_one_commit(db: Database) -> No
     assert len(commits) < 10  # grouped: far fewer commits than events
 
 
+
+async def test_a_burst_with_retries_inside_it_stores_each_key_once(db: Database) -> None:
+    """Retries in the same group commit, and of keys logged before, are duplicates."""
+    handler = Recorder()
+    inbound, worker = worker_for(db, handler, take_handed_over=False)
+    earlier = await inbound.append(new("old", "ada"))
+    burst = [new("old", "ada")] + [new(f"m{i % 30}", f"u{i % 30}") for i in range(60)]
+    results = await asyncio.gather(*(inbound.append(event) for event in burst))
+    assert results[0] == earlier.__class__(earlier.id, duplicate=True)
+    firsts, retries = results[1:31], results[31:]
+    assert not any(r.duplicate for r in firsts) and all(r.duplicate for r in retries)
+    assert [r.id for r in retries] == [r.id for r in firsts]
+    assert len({r.id for r in firsts} | {earlier.id}) == 31
+    assert await worker.run_once() == 31
+    assert sorted(handler.applied) == sorted(["old"] + [f"m{i}" for i in range(30)])
+
 async def test_events_of_one_key_are_processed_in_order_others_side_by_side(
         db: Database) -> None:
     handler = Recorder()
