@@ -10,6 +10,7 @@ here, shared by every channel; the adapters only report the fact.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -58,15 +59,27 @@ def may_decide_by_mail(trust: SenderTrust) -> bool:
     return trust.verified
 
 
-CONFIRM_WORDS = frozenset({"confirm", "confirmed", "yes", "y", "ok", "okay", "i confirm",
-                           "yes confirm", "yes, confirm", "confirm it"})
+CONFIRM_OPENINGS = (("confirm",), ("confirmed",), ("i", "confirm"), ("yes", "confirm"),
+                    ("yes", "i", "confirm"), ("ok", "confirm"))  # then anything
+CONFIRM_LINES = frozenset({("yes",), ("y",), ("ok",), ("okay",), ("yes", "please"),
+                           ("yes", "it", "was", "me"), ("it", "was", "me")})  # just these
+NEGATIONS = frozenset({"no", "not", "don", "didn", "never", "nor", "t"})
 
 
 def confirms(text: str) -> bool:
-    """The first written line of a reply to a confirmation request says yes."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    word = first.lower().strip(" .!")
-    return word in CONFIRM_WORDS or word.startswith("confirm")
+    """The first written line of a reply to a confirmation request says yes.
+
+    An explicit "confirm" may be followed by anything ("Confirm, thanks"); a bare yes
+    must stand alone. A question or a "no"/"not"/"didn't" anywhere confirms nothing:
+    "Confirmation of what?", "Yes, but I did not send that".
+    """
+    first = next((line.strip() for line in text.splitlines()
+                  if line.strip() and not line.lstrip().startswith(">")), "")
+    words = tuple(re.findall(r"[a-z]+", first.lower()))
+    if first.endswith("?") or NEGATIONS.intersection(words):
+        return False
+    return words in CONFIRM_LINES or any(words[:len(opening)] == opening
+                                         for opening in CONFIRM_OPENINGS)
 
 
 class ReviewGate(StrEnum):
