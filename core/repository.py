@@ -171,14 +171,6 @@ async def slack_submissions_of(session: AsyncSession, user_id: str,
             for r in rows]
 
 
-async def slack_outbox_counts(session: AsyncSession) -> dict[str, int]:
-    """Slack outbox messages by status, for /metrics."""
-    rows = (await session.execute(
-        select(OutboxMessage.status, sa_func.count()).where(OutboxMessage.channel == SLACK)
-        .group_by(OutboxMessage.status))).all()
-    return {status: count for status, count in rows}
-
-
 async def slack_card_version(session: AsyncSession, version_id: int | None
                              ) -> tuple[str, bytes] | None:
     """(filename, content) of a stored card version (a new card, for the review thread)."""
