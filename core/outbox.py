@@ -104,6 +104,33 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+FORGET = "forget_after_sending"  # in any dict of a payload: its keys that hold secrets
+
+
+def forget_secrets(node: Any) -> Any:
+    """The payload with the values its dicts list under ``FORGET`` set to None.
+
+    A confirmation token or a sign-in link must reach its mailbox, then stop existing:
+    only its hash stays (``confirmations``, ``desk_sign_ins``). The row itself stays as
+    the record of what was sent.
+    """
+    if isinstance(node, dict):
+        secret = set(node.get(FORGET) or ())
+        return {key: None if key in secret else forget_secrets(value)
+                for key, value in node.items() if key != FORGET}
+    if isinstance(node, list):
+        return [forget_secrets(value) for value in node]
+    return node
+
+
+def holds_secrets(node: Any) -> bool:
+    if isinstance(node, dict):
+        return FORGET in node or any(holds_secrets(value) for value in node.values())
+    if isinstance(node, list):
+        return any(holds_secrets(value) for value in node)
+    return False
+
+
 def record_from_row(row: OutboxMessage) -> OutboundRecord:
     """The deliverer's copy of a flushed row (e.g. one ``enqueue(claim_for=...)`` claimed)."""
     return OutboundRecord(row.id, row.channel, row.recipient, row.submission_id,
@@ -336,6 +363,12 @@ class OutboxWorker:
                         .returning(OutboxMessage.id)
                         .execution_options(synchronize_session=False))
                     marked = set(result.scalars().all())
+                    for record, _future in batch:
+                        if record.id in marked and holds_secrets(record.payload):
+                            await session.execute(
+                                update(OutboxMessage).where(OutboxMessage.id == record.id)
+                                .values(payload=forget_secrets(record.payload))
+                                .execution_options(synchronize_session=False))
             except Exception as error:  # noqa: BLE001 - each waiter hears of it
                 for _record, future in batch:
                     if not future.done():

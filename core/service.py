@@ -41,7 +41,7 @@ from core.conversation import (
     step,
 )
 from core.loops import made_progress
-from core.outbox import OutboundRecord, enqueue, is_claimed, record_from_row
+from core.outbox import FORGET, OutboundRecord, enqueue, is_claimed, record_from_row
 from core.status import Move, next_status
 from core.storage.database import Database
 from core.storage.models import (
@@ -241,6 +241,7 @@ class IntakeService:
         payload["reference"] = new_state.reference
         if confirm_token is not None:
             payload["confirm"] = confirm_token
+            payload[FORGET] = ["confirm"]  # only its hash stays once it is sent
         outcome.replies.append(payload)
         if merge_into is not None and await self._merge(session, merge_into, payload):
             return outcome, fetches

@@ -31,7 +31,7 @@ from markupsafe import Markup
 from core import repository
 from core.cards import CardReport, render_report
 from core.logs import event as log_event
-from core.outbox import enqueue
+from core.outbox import FORGET, enqueue
 from core.render import TEMPLATES_DIR, render_reply
 from core.review import OPEN, Decision, Reviewer, ReviewerFacts, Status, may_decide
 from core.runtime import Runtime
@@ -280,7 +280,8 @@ class WebDesk:
                 "kind": STANDALONE, "template": "desk_sign_in",
                 "message_id": make_msgid(domain=domain),
                 "context": {"link": f"{base_url}/desk/sign-in/{token}",
-                            "minutes": LINK_MINUTES, "email": listed}}, now=now)
+                            "minutes": LINK_MINUTES, "email": listed,
+                            FORGET: ["link"]}}, now=now)  # only its hash stays once sent
         self.wake_outbox()
 
     async def link_page(self, request: web.Request) -> web.StreamResponse:

@@ -174,7 +174,7 @@ class MailHandler:
             if not later:
                 delivery.update(phase=state.get("phase"), missing=missing_fields(state))
             if confirm:  # a confirmation request asks one thing: no list of what is missing
-                delivery.update(missing=[])
+                delivery.update(missing=[], forget_after_sending=["token"])
             await repository.mail_annotate_outbox(session, outbox_id, delivery)
             _annotate_claimed(unit, outbox_id, delivery)
             await store.record_outbound(
@@ -415,7 +415,7 @@ class MailHandler:
         recipient = mail.from_address
         message_id = new_message_id(self.address.domain)
         payload = {"kind": ANSWER, "reference": match.reference, "notice": notice,
-                   "confirm": confirm,
+                   "confirm": confirm, "forget_after_sending": ["confirm"],
                    "parts": [{"template": template, "context": context}], "choices": None,
                    "mail": {"message_id": message_id, "in_reply_to": mail.message_id,
                             "references": [*mail.references, mail.message_id][-10:]}}

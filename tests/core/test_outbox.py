@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from core.outbox import (
+    FORGET,
     OutboundRecord,
     OutboxWorker,
     PermanentFailure,
@@ -195,3 +196,32 @@ async def test_a_recipients_messages_keep_their_order(db: Database) -> None:
     await worker.run_once()
     await worker.run_once()
     assert sent == ["other", "first", "second"]
+
+
+async def test_a_secret_is_delivered_once_then_forgotten_and_kept_while_retried(
+        db: Database) -> None:
+    """A confirmation token or sign-in link reaches the deliverer, even on a retry; once
+    sent, the row keeps everything else and the secret is gone."""
+    async with db.transaction() as session:
+        enqueue(session, "test", "ada", {"text": "reply confirm", "confirm": "v1secret",
+                                         FORGET: ["confirm"],
+                                         "mail": {"token": "v1secret", "subject": "Re: x",
+                                                  FORGET: ["token"]}})
+    seen: list[dict[str, object]] = []
+
+    async def deliver(record: OutboundRecord) -> None:
+        seen.append(record.payload)
+        if len(seen) == 1:
+            raise RuntimeError("relay down")
+
+    clock = Clock()
+    worker = OutboxWorker(db, {"test": deliver}, clock=clock)
+    await worker.run_once()
+    assert (await _rows(db))[0].payload["confirm"] == "v1secret"  # still needed: retried
+    clock.now += timedelta(hours=1)
+    assert await worker.run_once() == 1
+    assert [p["confirm"] for p in seen] == ["v1secret", "v1secret"]
+    [row] = await _rows(db)
+    assert row.status == "sent"
+    assert row.payload == {"text": "reply confirm", "confirm": None,
+                           "mail": {"token": None, "subject": "Re: x"}}

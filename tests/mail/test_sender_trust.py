@@ -39,6 +39,7 @@ from tests.mail.conftest import (
     Intake,
     Received,
     Sink,
+    eventually,
     letter,
     reply_to,
     start_intake,
@@ -100,6 +101,14 @@ async def confirmation_to(intake: Intake, address: str, seen: int) -> Received:
     asked = (await intake.sink.wait_for(address, seen + 1))[seen]
     assert "could not verify that it was sent by you" in body(asked)
     assert "+v" in asked["Reply-To"]  # the token only the mailbox owner sees
+    token = asked["Reply-To"].split("+", 1)[1].split("@", 1)[0]
+
+    async def forgotten() -> bool:  # once sent, only its hash is kept
+        async with intake.db.transaction() as session:
+            rows = (await session.scalars(select(OutboxMessage))).all()
+        return all(token not in str(row.payload) for row in rows)
+
+    await eventually(forgotten)
     return asked
 
 
