@@ -36,7 +36,7 @@ class Replies:
     too_many_recipients: str
     try_later: str
     busy: str
-    bad_sender: str = "550 5.1.7 The From address cannot be read safely"
+    bad_sender: str
 
     @classmethod
     def render(cls, renderer: Renderer, submit_address: str) -> Replies:
