@@ -17,6 +17,9 @@ import aiohttp
 
 CARD_SUFFIXES = (".md", ".markdown", ".txt")
 CHUNK = 65536
+# Slack's filetype of a text file that may have no suffix: a snippet or a pasted text
+# ("Untitled"), named after what Slack says it is so the card check can read it.
+TEXT_FILETYPES = {"markdown": ".md", "text": ".txt", "post": ".md"}
 
 
 class DownloadFailed(Exception):
@@ -41,8 +44,11 @@ class SlackFile:
     @classmethod
     def from_slack(cls, obj: dict[str, Any]) -> SlackFile:
         size = obj.get("size")
-        return cls(id=str(obj.get("id", "")), name=str(obj.get("name") or obj.get("title")
-                                                       or "card.md"),
+        name = str(obj.get("name") or obj.get("title") or "card.md")
+        suffix = TEXT_FILETYPES.get(str(obj.get("filetype") or ""))
+        if suffix and "." not in name.rsplit("/", 1)[-1]:
+            name += suffix
+        return cls(id=str(obj.get("id", "")), name=name,
                    size=size if isinstance(size, int) else None,
                    mimetype=str(obj.get("mimetype") or ""),
                    url=obj.get("url_private_download") or obj.get("url_private"),
@@ -53,9 +59,12 @@ class SlackFile:
 
 
 def choose_card(files: list[dict[str, Any]]) -> tuple[SlackFile, list[str]]:
-    """The file most likely to be the card, and the names of the others (not used)."""
+    """The file most likely to be the card, and the names of the others (not used): a
+    README first (a card is the dataset's README.md), then any text file."""
     parsed = [SlackFile.from_slack(f) for f in files]
-    card = next((f for f in parsed if f.name.lower().endswith(CARD_SUFFIXES)), None)
+    card = next((f for f in parsed if f.name.lower().startswith("readme")
+                 and f.name.lower().endswith(CARD_SUFFIXES)), None)
+    card = card or next((f for f in parsed if f.name.lower().endswith(CARD_SUFFIXES)), None)
     card = card or next((f for f in parsed if f.mimetype.startswith("text/")), parsed[0])
     return card, [f.name for f in parsed if f is not card]
 
