@@ -25,7 +25,13 @@ from bot.blocks import (
     OPEN_FORM_ACTION,
     SELECT_ACTION,
 )
-from bot.handler import FORM_OPENED, MODAL_OPENED, addressed_to_contributor, is_contributor_dm
+from bot.handler import (
+    FORM_OPENED,
+    MODAL_OPENED,
+    addressed_to_contributor,
+    dm_change,
+    is_contributor_dm,
+)
 from bot.intake import SlackIntake
 from bot.modal import FORM_CALLBACK, thanks_view
 from bot.review import REVIEW_ACTIONS, REVIEW_MODAL, ReviewThreads
@@ -63,12 +69,15 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
     @app.event("message")
     async def message(event: dict[str, Any], body: dict[str, Any]) -> None:
         if review is not None and review.is_thread_reply(event):
-            if not addressed_to_contributor(event.get("text") or ""):
+            if not addressed_to_contributor(event):
                 intake.metrics.inc("intake_slack_events_total", "kind", "review_chatter")
                 return  # reviewers talking among themselves
             await intake.log(body)
             return
-        if is_contributor_dm(event):
+        if review is not None and review.is_thread_edit(event):
+            await intake.log(body)
+            return
+        if is_contributor_dm(event) or dm_change(event) is not None:
             await intake.log(body)
 
     @app.event("app_mention")
@@ -133,6 +142,24 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
         async def review_modal(ack: Ack, body: dict[str, Any]) -> None:
             await intake.log(body)
             await ack()
+
+    # Registered last: Bolt runs the first listener that matches. Whatever Slack sends
+    # that none of the above takes (an event, a click on a link button, a closed modal)
+    # is answered 200, or Slack shows the person an error and counts a failure.
+    anything = re.compile(r".*")
+
+    @app.event(anything)
+    async def other_event(body: dict[str, Any]) -> None:
+        intake.metrics.inc("intake_slack_events_total", "kind", "unhandled")
+
+    @app.action(anything)
+    async def other_action(ack: Ack) -> None:
+        intake.metrics.inc("intake_slack_events_total", "kind", "unhandled")
+        await ack()
+
+    @app.view_closed(anything)
+    async def closed(ack: Ack) -> None:
+        await ack()  # nothing to keep: a closed form's draft is what was already said
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

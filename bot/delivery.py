@@ -159,9 +159,10 @@ class SlackDeliverer:
                              thread_ts=payload["thread_ts"])
         elif kind == "ephemeral":
             text = self._text(payload)
+            thread = {"thread_ts": payload["thread_ts"]} if payload.get("thread_ts") else {}
             await self.client.chat_postEphemeral(channel=payload["channel"],
                                                  user=record.recipient, text=text,
-                                                 blocks=sections(text))
+                                                 blocks=sections(text), **thread)
         elif kind == "home":
             view = await home_view(self.db, self.texts, record.recipient)
             await self.client.views_publish(user_id=record.recipient, view=view)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from bot.blocks import (
 from bot.files import Downloader, DownloadFailed, SlackFile, choose_card
 from bot.modal import FORM_CALLBACK, read_form
 from bot.profiles import ProfileEmails
-from bot.text import plain_text
+from bot.text import message_text
 from bot.texts import Texts
 from core import repository
 from core.conversation import CardFile, Inbound
@@ -54,16 +55,67 @@ def template(name: str, **context: Any) -> dict[str, Any]:
     return {"template": name, "context": context}
 
 
+# Subtypes that are a person's own words: typed, with files, ``/me``, a thread reply also
+# sent to the conversation. The rest (bot_message, channel_join, ...) is not theirs.
+PERSON_SUBTYPES = frozenset({None, "file_share", "me_message", "thread_broadcast"})
+CHANGES = ("message_changed", "message_deleted")
+_LEADING = re.compile(r"^(?:\s|@[UWB][A-Z0-9]+|[*_~`])*")
+
+
 def is_contributor_dm(event: dict[str, Any]) -> bool:
     """A person's own message in a DM with the bot: not an edit, a deletion, or a bot."""
     if event.get("channel_type") != "im" or event.get("bot_id") or not event.get("user"):
         return False
-    return event.get("subtype") in (None, "file_share")
+    return event.get("subtype") in PERSON_SUBTYPES
 
 
-def addressed_to_contributor(text: str) -> bool:
+def changed_message(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A person's message edited or deleted: (before, after), ``after`` empty if deleted.
+
+    None when it is not a person's (a bot's, the bot's own) or when the words stayed the
+    same: Slack also sends ``message_changed`` for a link preview, a thread's reply count
+    or a language tag, and those are no news to anyone.
+    """
+    if event.get("subtype") not in CHANGES:
+        return None
+    before = event.get("previous_message") or {}
+    after = (event.get("message") or {}) if event.get("subtype") == "message_changed" \
+        else {}
+    person = before.get("user") or after.get("user")
+    if not person or before.get("bot_id") or after.get("bot_id") or \
+            before.get("subtype") not in PERSON_SUBTYPES:
+        return None
+    if after and message_text(after).strip() == message_text(before).strip():
+        return None
+    return before, after
+
+
+def dm_change(event: dict[str, Any]) -> str | None:
+    """Who edited or deleted their message in a DM with the bot, if the words changed."""
+    if event.get("channel_type") != "im":
+        return None
+    changed = changed_message(event)
+    if changed is None:
+        return None
+    before, after = changed
+    return str(before.get("user") or after.get("user"))
+
+
+def contributor_words(text: str) -> str | None:
+    """A reviewer's words for the contributor, if the reply starts with the core's prefix.
+
+    Leading mentions (``@bot to contributor: ...``) and formatting (the parent message
+    shows the prefix in bold, and people copy it) do not hide it; case does not matter.
+    """
+    rest = _LEADING.sub("", text, count=1)
+    if not rest.lower().startswith(CONTRIBUTOR_PREFIX):
+        return None
+    return rest[len(CONTRIBUTOR_PREFIX):].lstrip("*_~` \t").strip()
+
+
+def addressed_to_contributor(event: dict[str, Any]) -> bool:
     """A reviewer's thread reply meant for the contributor (the core's prefix)."""
-    return plain_text(text).strip().lower().startswith(CONTRIBUTOR_PREFIX)
+    return contributor_words(message_text(event)) is not None
 
 
 def idempotency_key(body: dict[str, Any]) -> str:
@@ -86,8 +138,10 @@ def idempotency_key(body: dict[str, Any]) -> str:
 def user_of(body: dict[str, Any]) -> str:
     """Whose event it is: the order key (one person's events are taken in order)."""
     event = body.get("event") or {}
-    return str(event.get("user") or (body.get("user") or {}).get("id") or body.get("user_id")
-               or "")
+    edited = (event.get("previous_message") or {}).get("user") or \
+        (event.get("message") or {}).get("user")
+    return str(event.get("user") or edited or (body.get("user") or {}).get("id")
+               or body.get("user_id") or "")
 
 
 # -- what a body means ---------------------------------------------------------------------
@@ -131,6 +185,7 @@ class ReviewAct:
     reference: str | None = None
     thread_ts: str | None = None
     text: str = ""
+    notes: tuple[dict[str, Any], ...] = ()  # ephemeral notes to the reviewer, if it applied
 
 
 @dataclass(frozen=True)
@@ -182,12 +237,15 @@ class SlackHandler:
     async def _event(self, event: dict[str, Any]) -> Turns | ReviewAct | Nothing:
         user = str(event.get("user") or "")
         if event.get("type") == "message":
+            if self.review is not None and self.review.is_thread_edit(event):
+                return self._thread_edit(event)
             if self.review is not None and self.review.is_thread_reply(event):
-                text = plain_text(event.get("text")).strip()
-                return ReviewAct(await self._reviewer(user, None), await self.review.facts(user),
-                                 self.review.channel, Decision.ASK,
-                                 thread_ts=str(event["thread_ts"]),
-                                 text=text[len(CONTRIBUTOR_PREFIX):].strip())
+                return await self._thread_reply(event, user)
+            edited_by = dm_change(event)
+            if edited_by is not None:
+                deleted = event.get("subtype") == "message_deleted"
+                return Turns(edited_by, "dm_deleted" if deleted else "dm_edited", notes=(
+                    {"kind": "dm", "parts": [template("message_changed", deleted=deleted)]},))
             if not is_contributor_dm(event):
                 return Nothing("ignored")
             return await self._dm(event, user)
@@ -206,9 +264,36 @@ class SlackHandler:
                          only_if_new=True)
         return Nothing("ignored")
 
+    async def _thread_reply(self, event: dict[str, Any], user: str) -> ReviewAct:
+        """``to contributor: ...`` in a review thread: a question; files are not passed on."""
+        assert self.review is not None
+        files = [SlackFile.from_slack(f).name for f in event.get("files") or []]
+        notes = ({"kind": "ephemeral", "channel": self.review.channel,
+                  "thread_ts": str(event["thread_ts"]),
+                  "parts": [template("review_files_not_relayed", filenames=files)]},
+                 ) if files else ()
+        return ReviewAct(await self._reviewer(user, None), await self.review.facts(user),
+                         self.review.channel, Decision.ASK, thread_ts=str(event["thread_ts"]),
+                         text=contributor_words(message_text(event)) or "", notes=notes)
+
+    def _thread_edit(self, event: dict[str, Any]) -> Turns | Nothing:
+        """A reviewer changed a reply that was (or now is) for the contributor: it was not
+        passed on again, and they are told so where they made it."""
+        assert self.review is not None
+        changed = changed_message(event)
+        if changed is None:
+            return Nothing("ignored")
+        before, after = changed
+        reviewer = str(before.get("user") or after.get("user"))
+        thread_ts = str(before.get("thread_ts") or after.get("thread_ts"))
+        note = {"kind": "ephemeral", "channel": self.review.channel, "thread_ts": thread_ts,
+                "parts": [template("review_edit_not_relayed", deleted=not after,
+                                   prefix=CONTRIBUTOR_PREFIX)]}
+        return Turns(reviewer, "review_edit", notes=(note,))
+
     async def _dm(self, event: dict[str, Any], user: str) -> Turns:
         """Typed text, a shared file (the card), or both."""
-        text = plain_text(event.get("text"))
+        text = message_text(event)
         suggested = await self._email(user)
         said = (Inbound("text", text=text, suggested_email=suggested),) if text.strip() else ()
         files = event.get("files") or []
@@ -382,6 +467,8 @@ class SlackHandler:
         result = await desk.decide_in(unit.session, reference, act.reviewer, act.decision,
                                       act.text, facts=act.facts)
         if result.applied:
+            for note in act.notes:
+                enqueue(unit.session, CHANNEL, act.reviewer.id, note)
             self._count(unit, "intake_slack_review_decisions_total", "decision",
                         str(act.decision))
             return "review_decision"

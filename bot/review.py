@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import TEXT_LIMIT, plain, sections
 from bot.delivery import classify
+from bot.handler import addressed_to_contributor, changed_message
 from bot.texts import Texts
 from core import repository
 from core.metrics import Metrics
@@ -50,6 +51,7 @@ MEMBERS_TTL = 60.0
 MEMBERS_TIMEOUT = 2.0  # a click's modal must open within Slack's 3 s
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 FINAL_STATUSES = {str(status) for status in FINAL}
+THREAD_REPLY_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
 
 def _is_final(status: str) -> bool:
@@ -278,8 +280,23 @@ class ReviewThreads:
         return str(((values.get(TEXT_BLOCK) or {}).get(TEXT_ACTION) or {}).get("value") or "")
 
     def is_thread_reply(self, event: dict[str, Any]) -> bool:
-        """A person's reply in a thread of the review channel (not the bot, not an edit)."""
+        """A person's reply in a thread of the review channel (not the bot, not an edit;
+        with files, or also sent to the channel, it is still their reply)."""
         thread_ts = event.get("thread_ts")
         return (event.get("channel") == self.channel and bool(thread_ts)
                 and thread_ts != event.get("ts") and bool(event.get("user"))
-                and not event.get("bot_id") and event.get("subtype") is None)
+                and not event.get("bot_id") and event.get("subtype") in THREAD_REPLY_SUBTYPES)
+
+    def is_thread_edit(self, event: dict[str, Any]) -> bool:
+        """A reviewer's thread reply edited or deleted, that was or now is addressed to the
+        contributor (their chatter's edits are nobody's business)."""
+        if event.get("channel") != self.channel:
+            return False
+        changed = changed_message(event)
+        if changed is None:
+            return False
+        before, after = changed
+        thread_ts = before.get("thread_ts") or after.get("thread_ts")
+        ts = before.get("ts") or after.get("ts")
+        return bool(thread_ts) and thread_ts != ts and any(
+            message and addressed_to_contributor(message) for message in (before, after))
