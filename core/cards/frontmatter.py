@@ -21,7 +21,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from core.cards.findings import Finding, error, shorten, warning
-from core.cards.leftovers import find_leftovers, strip_leftovers
+from core.cards.leftovers import find_leftovers, kept_braces_lines, strip_leftovers
 
 # huggingface_hub.repocard.REGEX_YAML_BLOCK (huggingface_hub 0.23 to 1.x), copied verbatim.
 REGEX_YAML_BLOCK = re.compile(
@@ -160,7 +160,8 @@ def _parse(text: str, start: int, end: int, body_start: int,
     data, yaml_findings = load_yaml(block, first_line)
     if data is None and leftovers:
         yaml_findings = [error("front_matter", "front_matter_placeholder",
-                               placeholder=leftovers[0], line=first_line)]
+                               placeholder=leftovers[0], line=first_line,
+                               kept=kept_braces_lines(block))]
     findings.extend(yaml_findings)
     return FrontMatter(True, data, body, body_line, findings)
 

@@ -63,6 +63,35 @@ def _is_field(name: str) -> bool:
     return "_" in name or name.lower() in template_variables()
 
 
+def kept_braces(value: object) -> str | None:
+    """The value a person wrote inside the template's braces (``{mit}``, ``{Ocean Data}``),
+    which YAML reads as a one-key mapping; None for anything else, and for ``{title}``,
+    which is the template's own placeholder (``yaml_leftover``)."""
+    if isinstance(value, dict) and len(value) == 1:
+        key, inner = next(iter(value.items()))
+        if inner is None and isinstance(key, str | int | float) and str(key).strip() \
+                and yaml_leftover(value) is None:
+            return str(key).strip()
+    return None
+
+
+_KEPT_LINE = re.compile(r"^[ \t]*(?:-[ \t]+)?(?:([\w-]+):[ \t]+)?\{([^{}:#\n]+)\}[ \t]*(?:#.*)?$",
+                        re.MULTILINE)
+
+
+def kept_braces_lines(block: str, limit: int = 3) -> list[tuple[str, str]]:
+    """Lines of a front-matter block whose filled-in value kept the template's braces:
+    (as written, as it should be), e.g. ("license: {mit}", "license: mit")."""
+    found: list[tuple[str, str]] = []
+    for match in _KEPT_LINE.finditer(block):
+        key, value = match.group(1), match.group(2).strip()
+        if not value or _is_field(value):
+            continue  # {license_link}: the template's placeholder, not a value
+        written = f"{key}: {{{value}}}" if key else f"- {{{value}}}"
+        found.append((written, f"{key}: {value}" if key else f"- {value}"))
+    return sorted(found, key=lambda pair: pair[0].startswith("- "))[:limit]  # keys first
+
+
 def yaml_leftover(value: object) -> str | None:
     """The leftover a front-matter value still is: ``"[More Information Needed]"``, or
     ``{title}``, which YAML reads as a one-key mapping."""

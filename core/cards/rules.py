@@ -12,7 +12,7 @@ from typing import Any
 
 from core.cards.findings import Finding, error, shorten, warning, yaml_text
 from core.cards.hf_tasks import RENAMED_TASKS, SUBTASK_PARENT, TASK_IDS
-from core.cards.leftovers import find_leftovers, strip_leftovers, yaml_leftover
+from core.cards.leftovers import find_leftovers, kept_braces, strip_leftovers, yaml_leftover
 from core.cards.licenses import agrees, describe, identify, official_name
 from core.cards.markdown_fields import (
     CardBody,
@@ -71,6 +71,27 @@ def check_yaml(data: dict[str, Any]) -> list[Finding]:
             findings.append(error(name, "yaml_disallowed_field"))
     findings.extend(_license(data))
     findings.extend(_task_categories(data.get("task_categories")))
+    findings.extend(_kept_braces(data, spec["yaml_required"]))
+    return findings
+
+
+def _kept_braces(data: dict[str, Any], required: list[str]) -> list[Finding]:
+    """``pretty_name: {Ocean Data}`` or ``- {en}``: a value written inside the template's
+    braces is a YAML mapping, not the value. An error for the OTDI fields, a warning for
+    the others (the Hub misreads them too). ``license`` says so itself (``_license``)."""
+    findings: list[Finding] = []
+    for name, value in data.items():
+        if name == "license" or not isinstance(name, str):
+            continue
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            kept = kept_braces(item)
+            if kept is None:
+                continue
+            make = error if name in required else warning
+            findings.append(make(name, "yaml_value_in_braces", value=shorten(kept),
+                                 listed=isinstance(value, list)))
+            break  # one finding a field
     return findings
 
 
