@@ -117,6 +117,12 @@ def classify(error: SlackApiError) -> Exception:
     return error
 
 
+def _dm_thread(payload: dict[str, Any]) -> str | None:
+    """The DM thread a reply answers in (the contributor wrote there), if any."""
+    thread = (payload.get("slack") or {}).get("thread_ts")
+    return str(thread) if thread else None
+
+
 class SlackDeliverer:
     """Registered as ``runtime.deliverers["slack"]``; called by the outbox worker."""
 
@@ -150,7 +156,7 @@ class SlackDeliverer:
         elif kind == "dm":
             text = self._text(payload)
             await self._post(await self.dm_channel(record.recipient), text, sections(text),
-                             record=record)
+                             thread_ts=_dm_thread(payload), record=record)
         elif kind == "update":
             await self._update(payload)
         elif kind == "thread":
@@ -177,9 +183,10 @@ class SlackDeliverer:
         message = reply_message(self._text(payload), payload.get("choices"), record.id,
                                 self.texts, payload.get("reference"))
         await self._post(await self.dm_channel(record.recipient), message["text"],
-                         message["blocks"], record=record)
+                         message["blocks"], thread_ts=_dm_thread(payload), record=record)
 
-    async def _posted_before(self, channel: str, record: OutboundRecord) -> bool:
+    async def _posted_before(self, channel: str, record: OutboundRecord,
+                             thread_ts: str | None = None) -> bool:
         """After a failed or cut-off attempt: did that attempt's post reach Slack anyway?
 
         Slack has no idempotency key, so each post carries its outbox id as message
@@ -189,8 +196,13 @@ class SlackDeliverer:
         if record.attempts <= 1:
             return False
         try:
-            history = await self.client.conversations_history(
-                channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
+            if thread_ts:  # a thread's replies are not in the channel's history
+                history = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, limit=HISTORY_LOOKBACK,
+                    include_all_metadata=True)
+            else:
+                history = await self.client.conversations_history(
+                    channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True)
         except SlackApiError:
             return False
         for message in history.get("messages") or []:
@@ -217,7 +229,7 @@ class SlackDeliverer:
         if thread_ts:
             arguments["thread_ts"] = thread_ts
         if record is not None:
-            if not thread_ts and await self._posted_before(channel, record):
+            if await self._posted_before(channel, record, thread_ts):
                 return  # delivered by the attempt that crashed before it was marked sent
             arguments["metadata"] = {"event_type": METADATA_EVENT,
                                      "event_payload": {"outbox_id": record.id}}

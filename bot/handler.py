@@ -11,6 +11,7 @@ a clicked question is answered once however often it is clicked.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -67,6 +68,12 @@ def is_contributor_dm(event: dict[str, Any]) -> bool:
     if event.get("channel_type") != "im" or event.get("bot_id") or not event.get("user"):
         return False
     return event.get("subtype") in PERSON_SUBTYPES
+
+
+def dm_thread(event: dict[str, Any]) -> str | None:
+    """The thread of the DM a message was written in (None at the top level)."""
+    thread = event.get("thread_ts")
+    return str(thread) if thread and thread != event.get("ts") else None
 
 
 def changed_message(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -146,6 +153,26 @@ def user_of(body: dict[str, Any]) -> str:
 
 # -- what a body means ---------------------------------------------------------------------
 
+async def _in_thread(unit: Unit, outbox_ids: list[int], thread_ts: str | None) -> None:
+    """The turn's replies go to the DM thread the person wrote (or clicked) in."""
+    if not thread_ts:
+        return
+    for outbox_id in outbox_ids:
+        await repository.annotate_outbox(unit.session, outbox_id, "slack",
+                                         {"thread_ts": thread_ts})
+        _annotate_claimed(unit, outbox_id, {"thread_ts": thread_ts})
+
+
+def _annotate_claimed(unit: Unit, outbox_id: int, slack: dict[str, Any]) -> None:
+    """A reply already claimed for direct delivery carries a copy of its payload taken
+    before the annotation: give the copy the same."""
+    for index, record in enumerate(unit.claimed):
+        if record.id == outbox_id:
+            merged = {**(record.payload.get("slack") or {}), **slack}
+            unit.claimed[index] = dataclasses.replace(
+                record, payload={**record.payload, "slack": merged})
+
+
 @dataclass(frozen=True)
 class Turns:
     """Turns of one contributor's conversation, answered in one DM."""
@@ -156,6 +183,7 @@ class Turns:
     notes: tuple[dict[str, Any], ...] = ()  # the adapter's own messages, before the reply
     after: tuple[dict[str, Any], ...] = ()  # and after it (the mention's thread note)
     only_if_new: bool = False  # the DM opened: greet only someone who never wrote
+    thread_ts: str | None = None  # they wrote in a thread of the DM: answer there
 
 
 @dataclass(frozen=True)
@@ -169,6 +197,7 @@ class Click:
     update: dict[str, Any]
     labels: list[str] = field(default_factory=list)
     answered: bool = True
+    thread_ts: str | None = None  # the question was in a thread of the DM: go on there
 
 
 @dataclass(frozen=True)
@@ -292,7 +321,12 @@ class SlackHandler:
         return Turns(reviewer, "review_edit", notes=(note,))
 
     async def _dm(self, event: dict[str, Any], user: str) -> Turns:
-        """Typed text, a shared file (the card), or both."""
+        """Typed text, a shared file (the card), or both; answered in the thread it was
+        written in, if any."""
+        return dataclasses.replace(await self._dm_turns(event, user),
+                                   thread_ts=dm_thread(event))
+
+    async def _dm_turns(self, event: dict[str, Any], user: str) -> Turns:
         text = message_text(event)
         suggested = await self._email(user)
         said = (Inbound("text", text=text, suggested_email=suggested),) if text.strip() else ()
@@ -353,8 +387,10 @@ class SlackHandler:
                   "text": message.get("text") or ""}
         inbound = Inbound("choice", field=question.field, values=tuple(values),
                           suggested_email=await self._email(user))
+        thread = container.get("thread_ts")
         return Click(user, question, inbound, f"click:{channel}:{ts}", update,
-                     chosen_labels(action, selected), any(values))
+                     chosen_labels(action, selected), any(values),
+                     str(thread) if thread and thread != ts else None)
 
     async def _view(self, body: dict[str, Any]) -> Turns | ReviewAct | Nothing:
         view = body.get("view") or {}
@@ -420,14 +456,18 @@ class SlackHandler:
         if turns.only_if_new and await repository.slack_conversation_state(
                 session, turns.user) is not None:
             return "greeted_before"
+        in_thread = {"thread_ts": turns.thread_ts} if turns.thread_ts else {}
         for note in turns.notes:
-            enqueue(session, CHANNEL, turns.user, note)
+            enqueue(session, CHANNEL, turns.user,
+                    {**note, "slack": in_thread} if in_thread and note.get("kind") == "dm"
+                    else note)
         reply: int | None = None
         for inbound in turns.inbounds:  # several turns, one DM
             outcome = await unit.turn(ConversationKey(CHANNEL, turns.user), inbound,
                                       merge_into=reply)
             if reply is None and outcome.outbox_ids:
                 reply = outcome.outbox_ids[-1]
+            await _in_thread(unit, outcome.outbox_ids, turns.thread_ts)
         for note in turns.after:
             enqueue(session, CHANNEL, turns.user, note)
         self._count(unit, "intake_slack_events_total", "kind", turns.kind)
@@ -444,7 +484,8 @@ class SlackHandler:
                     {**click.update, "note": template("choice_stale")})
             self._count(unit, "intake_slack_events_total", "kind", "choice_stale")
             return "choice_stale"
-        await unit.turn(ConversationKey(CHANNEL, click.user), click.inbound)
+        outcome = await unit.turn(ConversationKey(CHANNEL, click.user), click.inbound)
+        await _in_thread(unit, outcome.outbox_ids, click.thread_ts)
         if click.answered:
             enqueue(session, CHANNEL, click.user,
                     {**click.update, "note": template("choice_made", labels=click.labels)})

@@ -74,12 +74,19 @@ async def mail_submission_id(session: AsyncSession, reference: str) -> int | Non
     return await session.scalar(select(Submission.id).where(Submission.reference == reference))
 
 
+async def annotate_outbox(session: AsyncSession, outbox_id: int, section: str,
+                          values: dict[str, Any]) -> None:
+    """Add what a channel's delivery needs (``payload[section]``: "mail", "slack") to an
+    outbox row of this transaction."""
+    row = await session.get(OutboxMessage, outbox_id)
+    if row is not None:
+        row.payload = {**row.payload, section: {**(row.payload.get(section) or {}), **values}}
+
+
 async def mail_annotate_outbox(session: AsyncSession, outbox_id: int,
                                delivery: dict[str, Any]) -> None:
     """Add what delivery needs (``payload["mail"]``) to an outbox row of this transaction."""
-    row = await session.get(OutboxMessage, outbox_id)
-    if row is not None:
-        row.payload = {**row.payload, "mail": {**(row.payload.get("mail") or {}), **delivery}}
+    await annotate_outbox(session, outbox_id, "mail", delivery)
 
 
 async def mail_review_waiting_before(session: AsyncSession, submission_id: int | None,

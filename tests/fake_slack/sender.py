@@ -143,16 +143,19 @@ class SlackSender:
             action = {"type": "button", "action_id": element["action_id"],
                       "block_id": block["block_id"], "text": element["text"],
                       "value": element["value"], "action_ts": action_ts()}
+        thread = {"thread_ts": message.thread_ts} if message.thread_ts else {}
         return {"type": "block_actions",
                 "user": {"id": user, "team_id": self.team_id, "username": user.lower(),
                          "name": user.lower()},
                 "api_app_id": self.api_app_id, "team": {"id": self.team_id},
                 "trigger_id": f"trigger-{next(_counter)}",
                 "container": {"type": "message", "message_ts": message.ts,
-                              "channel_id": message.channel, "is_ephemeral": False},
+                              "channel_id": message.channel, "is_ephemeral": False,
+                              **thread},  # Slack names the thread of a message in one
                 "channel": {"id": message.channel},
                 "message": {"type": "message", "ts": message.ts, "text": message.text,
-                            "blocks": message.blocks, "user": "UBOT", "bot_id": "BBOT"},
+                            "blocks": message.blocks, "user": "UBOT", "bot_id": "BBOT",
+                            **thread},
                 "state": {"values": state}, "actions": [action],
                 "response_url": "https://unused/"}
 

@@ -450,6 +450,19 @@ class FakeSlack:
                               **({"metadata": m.metadata} if with_metadata and m.metadata
                                  else {})} for m in found], "has_more": False}
 
+    async def _m_conversations_replies(self, args: dict[str, Any], _: web.Request
+                                       ) -> dict[str, Any]:
+        """A thread's messages, oldest first, the parent included (as Slack answers)."""
+        channel, parent = str(args.get("channel", "")), str(args.get("ts", ""))
+        limit = int(args.get("limit") or 100)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [m for m in self.messages if m.channel == channel
+                 and (m.ts == parent or m.thread_ts == parent)][:limit]
+        return {"messages": [{"type": "message", "ts": m.ts, "text": m.text,
+                              "thread_ts": m.thread_ts or m.ts,
+                              **({"metadata": m.metadata} if with_metadata and m.metadata
+                                 else {})} for m in found], "has_more": False}
+
     async def _m_conversations_members(self, args: dict[str, Any], _: web.Request
                                        ) -> dict[str, Any]:
         """Members in pages of ``limit`` (cursor = the next offset), as Slack paginates."""
