@@ -340,6 +340,12 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
         # The card last: "the README at the location" needs the location first.
         for key, value in sorted(pairs, key=lambda pair: pair[0] == "card"):
             _apply(turn, key, value, from_pairs=True)
+        # A sentence beside the labels ("we keep our own hosting") answers too: shown
+        # back for a yes, like any prose; a labelled answer wins over it.
+        rest = "\n".join(line for line in text.split("\n") if not field_pairs(line))
+        if rest.strip():
+            _propose_from_prose(turn, rest, asked=None,
+                                labelled=frozenset(key for key, _ in pairs))
         return False
     if state.asking not in ("consent", CONSENT_CONFIRM, CONFIRM) and is_agreement(text) \
             and "consent" not in state.answers:
@@ -406,14 +412,16 @@ def _plain_answer(field: str, text: str) -> bool:
     return not (field == "domain" and getattr(parsed, "is_suggestion", False))
 
 
-def _propose_from_prose(turn: _Turn, text: str, asked: str | None) -> bool:
+def _propose_from_prose(turn: _Turn, text: str, asked: str | None,
+                        labelled: frozenset[str] = frozenset()) -> bool:
     """Read ``text`` for answers; show what was found in one question. True if shown.
 
     An answer to the question asked stays an answer (a name that contains "Images" is
     a name), unless the text also holds a link, an address or a "called ...".
+    ``labelled``: fields the same message answered with a label, not read again here.
     """
     state = turn.state
-    found = read_prose(text).found()
+    found = {f: v for f, v in read_prose(text).found().items() if f not in labelled}
     if not found:
         return False
     if asked is not None:
