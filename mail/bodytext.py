@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage, Message
 
+from mail.answers import field_of
 from mail.htmltext import html_to_text
 from mail.mime import charset, content_type, filename, leaves, param, payload_bytes
 
@@ -71,7 +72,8 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
 
 
 def unflow(text: str, delsp: bool = False) -> str:
-    """Undo RFC 3676 ``format=flowed``: a line ending in a space continues on the next."""
+    """Undo RFC 3676 ``format=flowed``: a line ending in a space continues on the next,
+    except into a ``Key: value`` line (a space typed before Enter is no soft break)."""
     out: list[tuple[int, str]] = []
     joining = False
     for line in text.replace("\r\n", "\n").split("\n"):
@@ -82,7 +84,7 @@ def unflow(text: str, delsp: bool = False) -> str:
         flowed = content.endswith(" ") and content.rstrip() != "--"
         if delsp and flowed:
             content = content[:-1]
-        if joining and out and out[-1][0] == depth:
+        if joining and out and out[-1][0] == depth and field_of(content) is None:
             out[-1] = (depth, out[-1][1] + content)
         else:
             out.append((depth, content))

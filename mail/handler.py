@@ -95,12 +95,14 @@ class MailHandler:
     def _read(self, event: StoredEvent) -> MailFacts:
         mail_from = str(event.payload.get("mail_from") or "")
         rcpt_tos = [str(r) for r in event.payload.get("rcpt_tos") or []]
-        mail = parse_message(event.raw or b"", envelope_from=mail_from)
+        mail = parse_message(event.raw or b"", envelope_from=mail_from,
+                             own_address=self.address.address)
         bounce = delivery_report(mail)
         reason = None if bounce else robot_reason(mail, mail_from)
         if reason is None and bounce is None and self.address.accepts(mail.from_address):
             reason = "ourselves"
-        written = reviewer_text(mail) if reason is None and bounce is None else ""
+        written = (reviewer_text(mail, self.address.address)
+                   if reason is None and bounce is None else "")
         ignored = mail.ignored
         if mail.ignored_more:
             ignored += (self.renderer.render(

@@ -3,6 +3,10 @@
 The standard library's ``HTMLParser`` is forgiving of broken markup and never raises on
 content; quoted history (``<blockquote>``, Gmail's ``gmail_quote``, Outlook's reply
 header block) is dropped here because HTML marks it, unlike plain text.
+
+A table row is one line: people answer in a two-column table (Outlook's "Insert table",
+a form copied from a web page), so a row of two cells reads "Dataset name: X", and a
+wider row its cells with " | " between them, whatever paragraphs the cells hold.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ _QUOTE_CLASSES = ("gmail_quote", "moz-cite-prefix", "yahoo_quoted", "protonmail_
 _QUOTE_IDS = ("appendonsend", "divrplyfwdmsg", "mail-editor-reference-message-container")
 _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "wbr"})
 MAX_DEPTH = 256
+MAX_LABEL_CHARS = 60  # a first cell longer than this is not a label
 
 
 class _Extractor(HTMLParser):
@@ -30,11 +35,14 @@ class _Extractor(HTMLParser):
         self._stack: list[tuple[str, bool]] = []  # (tag, hides its content)
         self._hidden = 0
         self._quoted_rest = False  # Outlook: everything after its reply marker is history
+        self._tables = 0
+        self._rows: list[tuple[int, list[list[str]]]] = []  # (table depth, cells' chunks)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         tag = tag.lower()
+        self._table_start(tag)
         if tag in _BLOCKS:
-            self.chunks.append("\n")
+            self._emit("\n")
         if tag in _VOID:
             return
         values = {name.lower(): (value or "") for name, value in attrs}
@@ -51,7 +59,8 @@ class _Extractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         tag = tag.lower()
         if tag in _BLOCKS:
-            self.chunks.append("\n")
+            self._emit("\n")
+        self._table_end(tag)
         for index in range(len(self._stack) - 1, -1, -1):
             if self._stack[index][0] == tag:
                 for _tag, hides in self._stack[index:]:
@@ -61,7 +70,44 @@ class _Extractor(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self._hidden and not self._quoted_rest:
-            self.chunks.append(data)
+            self._emit(data)
+
+    def _emit(self, text: str) -> None:
+        """Text goes to the cell being read, if any, else to the output."""
+        if self._rows and self._rows[-1][0] == self._tables and self._rows[-1][1]:
+            self._rows[-1][1][-1].append(text)
+        else:
+            self.chunks.append(text)
+
+    def _table_start(self, tag: str) -> None:
+        if tag == "table" and self._tables < MAX_DEPTH:
+            self._tables += 1
+        elif tag == "tr" and self._tables:
+            if self._rows and self._rows[-1][0] == self._tables:
+                self._flush_row()  # the previous row's </tr> was left out
+            self._rows.append((self._tables, []))
+        elif tag in ("td", "th") and self._rows and self._rows[-1][0] == self._tables:
+            self._rows[-1][1].append([])
+
+    def _table_end(self, tag: str) -> None:
+        if tag == "tr" and self._rows and self._rows[-1][0] == self._tables:
+            self._flush_row()
+        elif tag == "table" and self._tables:
+            while self._rows and self._rows[-1][0] == self._tables:
+                self._flush_row()
+            self._tables -= 1
+
+    def _flush_row(self) -> None:
+        """One row as one line, into the cell around its table or the output."""
+        _depth, cells = self._rows.pop()
+        texts = [" ".join("".join(cell).replace("\xa0", " ").split()) for cell in cells]
+        texts = [text for text in texts if text]
+        if len(texts) == 2 and len(texts[0]) <= MAX_LABEL_CHARS:
+            line = f"{texts[0].rstrip(' :：')}: {texts[1]}"
+        else:
+            line = " | ".join(texts)
+        if line:
+            self._emit(f"\n{line}\n")
 
 
 def html_to_text(html: str) -> str:

@@ -19,7 +19,7 @@ from email.message import Message
 
 from core.conversation import CardFile
 from mail.answers import tidy_answers
-from mail.attachments import attachments, choose_card
+from mail.attachments import attachments, card_in_text, choose_card
 from mail.bodytext import MAX_BODY_CHARS, body_part, body_text, decode_bytes
 from mail.mime import content_type, decode_words
 from mail.quotes import new_lines
@@ -28,6 +28,9 @@ MAX_NAMED_ATTACHMENTS = 20  # named back to the sender; beyond this we only coun
 MAX_HEADER_CHARS = 4096  # of one header value we look at (the rest is kept in the raw row)
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]{1,500}>")
 HEADER_SCAN_BYTES = 256 * 1024
+# "Fwd:" as mail clients write it in their languages (Outlook: FW, WG, TR, RV, Doorst, VS).
+FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:fwd?|wg|tr|rv|enc|doorst|vs|vb)\s?:",
+                             re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -49,30 +52,38 @@ class ParsedMail:
     defects: int = 0
 
 
-def parse_message(raw: bytes, *, envelope_from: str = "") -> ParsedMail:
-    """Read one message; missing or broken pieces come back empty, never as an error."""
+def parse_message(raw: bytes, *, envelope_from: str = "", own_address: str = "") -> ParsedMail:
+    """Read one message; missing or broken pieces come back empty, never as an error.
+
+    ``own_address``: the submission address, so that our own e-mail quoted back in the
+    body is never read as the sender's words (``quotes.new_lines``)."""
     try:
         msg: Message | None = email.message_from_bytes(raw, policy=email.policy.default)
     except Exception:  # noqa: BLE001 - e.g. RecursionError on absurdly nested parts
         msg = None
     if msg is None:
-        return _flat(raw, envelope_from)
+        return _flat(raw, envelope_from, own_address)
     headers = raw_headers(msg)
     body = body_part(msg)
-    try:
-        text = new_lines(body_text(body)) if body is not None else ""
-    except Exception:  # noqa: BLE001 - an unreadable body is an empty one
-        text = ""
+    subject = decode_words(headers.get("subject", ""))
     try:
         found = attachments(msg, body)
     except Exception:  # noqa: BLE001
         found = []
     card, ignored = choose_card(found)
+    try:
+        written = body_text(body) if body is not None else ""
+        if card is None:
+            written, card = card_in_text(written)
+        text = new_lines(written, own_address=own_address,
+                         forwarded=bool(FORWARD_SUBJECT.match(subject)))
+    except Exception:  # noqa: BLE001 - an unreadable body is an empty one
+        text = ""
     named = tuple(ignored[:MAX_NAMED_ATTACHMENTS])
     return ParsedMail(
         message_id=message_id_of(headers.get("message-id", ""), raw),
         from_address=sender_address(headers.get("from", ""), envelope_from),
-        subject=decode_words(headers.get("subject", "")),
+        subject=subject,
         text=tidy_answers(text),
         card=card,
         ignored=named,
@@ -86,7 +97,7 @@ def parse_message(raw: bytes, *, envelope_from: str = "") -> ParsedMail:
     )
 
 
-def _flat(raw: bytes, envelope_from: str) -> ParsedMail:
+def _flat(raw: bytes, envelope_from: str, own_address: str) -> ParsedMail:
     """When the MIME structure cannot be parsed at all: its headers, and the rest as text."""
     headers = quick_headers(raw)
     for separator in (b"\r\n\r\n", b"\n\n"):
@@ -95,7 +106,7 @@ def _flat(raw: bytes, envelope_from: str) -> ParsedMail:
             break
     else:
         body = b""
-    text = new_lines(decode_bytes(body[:MAX_BODY_CHARS], None))
+    text = new_lines(decode_bytes(body[:MAX_BODY_CHARS], None), own_address=own_address)
     return ParsedMail(
         message_id=message_id_of(headers.get("message-id", ""), raw),
         from_address=sender_address(headers.get("from", ""), envelope_from),

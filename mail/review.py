@@ -63,7 +63,7 @@ def is_reviewer(settings: Settings, address: str) -> bool:
     return address.strip().lower() in {a.lower() for a in reviewers(settings)}
 
 
-def reviewer_text(mail: ParsedMail) -> str:
+def reviewer_text(mail: ParsedMail, own_address: str = "") -> str:
     """What the reviewer just wrote, quotes and sign-off removed but every line kept.
 
     ``ParsedMail.text`` keeps only ``Key: value`` lines when there are some (a
@@ -73,7 +73,8 @@ def reviewer_text(mail: ParsedMail) -> str:
         return mail.text
     try:
         body = body_part(mail.message)
-        return new_lines(body_text(body)) if body is not None else ""
+        return (new_lines(body_text(body), own_address=own_address)
+                if body is not None else "")
     except Exception:  # noqa: BLE001 - an unreadable body is an empty one
         return ""
 

@@ -1,7 +1,8 @@
 """Never answer a robot (RFC 3834), and read the bounces of our own replies.
 
 An out-of-office answering our reply, a mailing list, a delivery report: answering any
-of them risks a loop between two robots, so none of them reaches the conversation.
+of them risks a loop between two robots, so none of them reaches the conversation. The
+headers say so (RFC 3834); where a robot sets none, its subject line still does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ ROBOT_LOCAL_PARTS = re.compile(
 _PRESENCE_HEADERS = ("list-id", "list-unsubscribe", "x-autoreply", "x-autorespond",
                      "x-auto-response-suppress", "x-autoresponder")
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,500}>")
+# Responders that set none of the headers above (old Exchange, hosting panels, Lotus
+# Notes) still say what they are at the start of the subject, in their user's language.
+ROBOT_SUBJECT = re.compile(
+    r"^\s*(?:auto:|automatic reply|auto(?:matic)?[- ]?(?:reply|response)|autoreply|"
+    r"out of (?:the )?office|abwesenheitsnotiz|automatische antwort|"
+    r"r[ée]ponse automatique|respuesta autom[áa]tica|resposta autom[áa]tica|"
+    r"risposta automatica|automatisch antwoord|autosvar|automatisk svar|"
+    r"undeliver(?:able|ed mail)|delivery status notification|mail delivery failed|"
+    r"returned mail:|delivery failure|unzustellbar|non remis)", re.IGNORECASE)
 
 
 def robot_reason(mail: ParsedMail, envelope_from: str) -> str | None:
@@ -38,6 +48,8 @@ def robot_reason(mail: ParsedMail, envelope_from: str) -> str | None:
             return name
     if mail.content_type == "multipart/report":
         return "report"
+    if ROBOT_SUBJECT.match(mail.subject):
+        return "robot-subject"
     for address in (mail.from_address, envelope.strip("<>").lower()):
         local = address.rpartition("@")[0]
         if local and ROBOT_LOCAL_PARTS.match(local):

@@ -84,8 +84,13 @@ def test_key_lines_end_with_their_line() -> None:
     text = ("Dataset name: Ocean\nDataset location:\nhttps://example.org/x\n\n"
             "I agree to the terms for contribution: yes\n\nThe card is attached.\n"
             "Modalities: \nDomain:")
-    assert tidy_answers(text) == ("Dataset name: Ocean\nDataset location: https://example.org/x\n"
-                                  "I agree to the terms for contribution: yes")
+    # A value ends with its line; the prose around the lines is kept on lines of its own
+    # (a sentence may answer what no label does), empty keys are dropped.
+    tidied = tidy_answers(text)
+    assert tidied == ("Dataset name: Ocean\nDataset location: https://example.org/x\n\n"
+                      "I agree to the terms for contribution: yes\n\nThe card is attached.")
+    assert field_pairs(tidied) == [("name", "Ocean"), ("location", "https://example.org/x"),
+                                   ("consent", "yes")]
     assert tidy_answers("just an answer\non two lines") == "just an answer\non two lines"
 
 
