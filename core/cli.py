@@ -43,10 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.register("action", "parsers", _Subcommands)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("settings", help="the effective settings (secrets masked)")
-    sub.add_parser("serve", help="SMTP inbox, Slack endpoint (when configured), outbox worker")
-    sub.add_parser("mail", help="the SMTP inbox only")
-    sub.add_parser("web", help="the Slack HTTP endpoint (and /healthz) only")
-    sub.add_parser("worker", help="the outbox worker only")
+    sub.add_parser("serve", help="everything in one process: SMTP inbox, HTTP (Slack endpoint "
+                   "when configured, /healthz, /metrics, review desk), worker")
+    sub.add_parser("mail", help="the SMTP inbox only: stores e-mails; a worker answers them")
+    sub.add_parser("web", help="the HTTP process only: /slack/events, /healthz, /metrics, "
+                   "the review desk; a worker processes what it stores")
+    sub.add_parser("worker", help="the worker only: processes stored events, delivers the "
+                   "outbox (e-mail and Slack)")
     chat = sub.add_parser("chat", help="the conversation in this terminal")
     chat.add_argument("--as", dest="contributor", default=None,
                       help="contributor id (default: your login name)")

@@ -6,13 +6,16 @@ import re
 from datetime import timedelta
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
 _DURATION = re.compile(r"(\s*\d+(\.\d+)?\s*[dhms])+\s*")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_SUBMIT = re.compile(r"[^@\s+<>]+@[^@\s<>]+")
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
 
 def _env(name: str) -> AliasChoices:
@@ -22,23 +25,26 @@ def _env(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Everything an operator can set. Slack is enabled when both its token and secret are set."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty value (``INTAKE_METRICS_PORT=`` in a .env template) means unset: the default.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True,
+                                      env_ignore_empty=True)
 
     database_url: str = Field("sqlite+aiosqlite:///./intake.db",
                               validation_alias=_env("INTAKE_DATABASE_URL"))
     smtp_host: str = Field("127.0.0.1", validation_alias=_env("INTAKE_SMTP_HOST"))
-    smtp_port: int = Field(8025, validation_alias=_env("INTAKE_SMTP_PORT"))
+    smtp_port: int = Field(8025, ge=0, le=65535, validation_alias=_env("INTAKE_SMTP_PORT"))
     submit_address: str = Field("data@localhost", validation_alias=_env("INTAKE_SUBMIT_ADDRESS"))
     relay_host: str = Field("127.0.0.1", validation_alias=_env("INTAKE_RELAY_HOST"))
-    relay_port: int = Field(25, validation_alias=_env("INTAKE_RELAY_PORT"))
+    relay_port: int = Field(25, ge=1, le=65535, validation_alias=_env("INTAKE_RELAY_PORT"))
     relay_username: str | None = Field(None, validation_alias=_env("INTAKE_RELAY_USERNAME"))
     relay_password: str | None = Field(None, validation_alias=_env("INTAKE_RELAY_PASSWORD"))
     relay_starttls: bool = Field(False, validation_alias=_env("INTAKE_RELAY_STARTTLS"))
     http_host: str = Field("127.0.0.1", validation_alias=_env("INTAKE_HTTP_HOST"))
-    http_port: int = Field(3000, validation_alias=_env("INTAKE_HTTP_PORT"))
+    http_port: int = Field(3000, ge=0, le=65535, validation_alias=_env("INTAKE_HTTP_PORT"))
     # GET /metrics on a listener of its own (on INTAKE_HTTP_HOST), for processes without
     # HTTP (intake mail, intake worker); unset: only the web process's /metrics.
-    metrics_port: int | None = Field(None, validation_alias=_env("INTAKE_METRICS_PORT"))
+    metrics_port: int | None = Field(None, ge=0, le=65535,
+                                       validation_alias=_env("INTAKE_METRICS_PORT"))
     slack_bot_token: str | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: str | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
     slack_app_token: str | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
@@ -53,8 +59,9 @@ class Settings(BaseSettings):
     # cookies are signed with (unset: a random key per process, so a restart signs out).
     desk_url: str | None = Field(None, validation_alias=_env("INTAKE_DESK_URL"))
     desk_secret: str | None = Field(None, validation_alias=_env("INTAKE_DESK_SECRET"))
-    max_card_bytes: int = Field(1_048_576, validation_alias=_env("INTAKE_MAX_CARD_BYTES"))
-    max_message_bytes: int = Field(26_214_400, validation_alias=_env("INTAKE_MAX_MESSAGE_BYTES"))
+    max_card_bytes: int = Field(1_048_576, gt=0, validation_alias=_env("INTAKE_MAX_CARD_BYTES"))
+    max_message_bytes: int = Field(26_214_400, gt=0,
+                                   validation_alias=_env("INTAKE_MAX_MESSAGE_BYTES"))
     log_level: str = Field("INFO", validation_alias=_env("INTAKE_LOG_LEVEL"))
     log_format: str = Field("text", pattern="^(text|json)$",
                             validation_alias=_env("INTAKE_LOG_FORMAT"))
@@ -81,7 +88,8 @@ class Settings(BaseSettings):
     @field_validator("outbox_give_up_after", "confirm_within", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
-        """Accept seconds (``432000``) or ``5d``, ``12h``, ``30m``, ``1d12h``; else pydantic's."""
+        """Accept seconds (``432000``) or ``5d``, ``12h``, ``30m``, ``1d12h``; else pydantic's
+        (``12:00:00``, ``P5D``), with the forms an operator writes named when none fits."""
         if isinstance(value, str):
             text = value.strip().lower()
             if _NUMBER.fullmatch(text):
@@ -89,6 +97,49 @@ class Settings(BaseSettings):
             if _DURATION.fullmatch(text):
                 return sum((timedelta(**{_UNITS[unit]: float(number)})
                             for number, unit in _PART.findall(text)), timedelta())
+            try:
+                return TypeAdapter(timedelta).validate_python(text)
+            except ValidationError:
+                raise ValueError("write seconds, or a duration such as 5d, 12h, 30m or "
+                                 "1d12h") from None
+        return value
+
+    @field_validator("outbox_give_up_after", "confirm_within")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        """A duration of nothing (or less) would give up or expire at once."""
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0 (e.g. 5d, 12h, 30m)")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        """A level the logging module knows, in any case (``debug``): else one clear line,
+        not logging's traceback at start-up."""
+        if isinstance(value, str):
+            level = value.strip().upper()
+            if level not in _LOG_LEVELS:
+                raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+            return level
+        return value
+
+    @field_validator("submit_address")
+    @classmethod
+    def _submit_address(cls, value: str) -> str:
+        """``local@domain`` without a ``+``: replies add ``+TOKEN`` to it (empty: no inbox)."""
+        if value and not _SUBMIT.fullmatch(value.strip()):
+            raise ValueError("use a plain address such as data@example.org (no +tag: "
+                             "replies add +TOKEN to it)")
+        return value.strip()
+
+    @field_validator("review_emails")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        """A typo (``rita.example.org``) would otherwise silently leave no one to review."""
+        for address in value:
+            if not _ADDRESS.fullmatch(address):
+                raise ValueError(f"{address!r} is not an e-mail address (name@example.org)")
         return value
 
     @property

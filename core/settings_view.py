@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import AliasChoices
 
@@ -25,7 +26,7 @@ READS: dict[str, tuple[str, ...]] = {
                "lease_seconds", "outbox_give_up_after", "metrics_port",
                "trusted_authserv_ids", "verify_dkim",
                "require_sender_auth", "confirm_within"),
-    "chat": ("database_url", "max_card_bytes"),
+    "chat": ("database_url", "max_card_bytes", "log_level", "log_format"),
     "check-card": ("max_card_bytes",),
     "db": ("database_url",),
     "submissions": ("database_url",),
@@ -58,16 +59,34 @@ def lines(settings: Settings | None, fields: tuple[str, ...] | None = None) -> l
         if field in SECRETS and value:
             shown = "********"
         elif field == "database_url":
-            from sqlalchemy.engine import make_url
+            from core.startup import safe_url
 
-            shown = make_url(value).render_as_string(hide_password=True)
+            shown = safe_url(value)  # unparsable: said so, never a traceback
         elif isinstance(value, list):
             shown = ",".join(value) or "(empty)"
+        elif isinstance(value, bool):
+            shown = str(value).lower()  # as it is written: INTAKE_VERIFY_DKIM=true
+        elif isinstance(value, timedelta):
+            shown = duration(value)
         else:
             shown = "(unset)" if value is None else str(value)
         out.append(SettingLine(env_name(field), shown,
                                field not in settings.model_fields_set))
     return out
+
+
+def duration(value: timedelta) -> str:
+    """A duration in the form it is set (``5d``, ``12h``, ``1d12h``, ``90s``), not ``5 days,
+    0:00:00``."""
+    seconds = value.total_seconds()
+    if seconds != int(seconds):
+        return f"{seconds:g}s"
+    left, parts = int(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or "0s"
 
 
 def all_fields_for(command: str) -> tuple[str, ...]:

@@ -40,8 +40,9 @@ def load_settings() -> Settings:
         field = str(first["loc"][0]) if first.get("loc") else ""
         name = settings_view.env_name(field) if field in Settings.model_fields else field
         shown = "" if field in settings_view.SECRETS else f" (got {first.get('input')!r})"
+        message = str(first["msg"]).removeprefix("Value error, ")  # our validators' words
         raise StartupError(
-            f"setting {name} is not valid: {first['msg']}{shown}; fix it in the environment "
+            f"setting {name} is not valid: {message}{shown}; fix it in the environment "
             "or .env (each command's --help lists the settings it reads)") from None
 
 
