@@ -82,6 +82,24 @@ def _collapse(text: str) -> str:
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u02bc")
 
 
+_REJECTED = re.compile(
+    r"(?:\s*[,;(]\s*|\s+[-\u2013\u2014]\s+)(?:and\s+|but\s+)?(?:not|no)\s+[^,;()]+\)?"
+    r"|\s+(?:instead\s+of|rather\s+than)\s+[^,;()]+", re.IGNORECASE)
+_REJECTED_FIRST = re.compile(r"^\s*not\s+[^,;]+?(?:\s*[,;]\s*|\s+but\s+)(?=\S)",
+                             re.IGNORECASE)
+
+
+def without_rejected(text: str) -> str:
+    """A choice without the alternatives it turns down: "Climate, not Marine", "text
+    (not images)", "Legal instead of Finance", "not Marine but Climate" name one each.
+
+    Only after a separator, so a label that begins with "not" ("Not domain specific")
+    stays; what is left must still say something.
+    """
+    kept = _REJECTED_FIRST.sub("", _REJECTED.sub("", text))
+    return kept if kept.strip(" ,;.-") else text
+
+
 def _words(text: str) -> list[str]:
     """Lower-case alphanumeric words: punctuation and separators all split, apostrophes join.
 
@@ -442,7 +460,7 @@ class Modalities(_Model):
     def parse(cls, text: str) -> Self:
         """Split on separators and spaces; map synonyms and plurals onto spec labels."""
         choices = modality_choices()
-        words = _words(text)
+        words = _words(without_rejected(text))
         if not words:
             shown = _collapse(text)
             if any(not unicodedata.category(ch).startswith(("P", "Z")) for ch in shown):
@@ -483,7 +501,8 @@ def modalities_in(text: str) -> list[str]:
     """
     table, longest = _modality_table()
     labels = _modality_labels()
-    found = {labels[meaning] for meaning, _piece in _match_phrases(_words(text), table, longest)
+    found = {labels[meaning] for meaning, _piece
+             in _match_phrases(_words(without_rejected(text)), table, longest)
              if meaning is not None and meaning not in _PROSE_MODALITY_SKIP}
     return [label for label in modality_choices() if label in found]
 
@@ -539,7 +558,7 @@ class Domain(_Model):
     @classmethod
     def parse(cls, text: str) -> Self:
         """A lone recognised domain is that label; several is an error; else a suggestion."""
-        collapsed = _collapse(text)
+        collapsed = _collapse(without_rejected(text))
         if not collapsed:
             raise FieldError("domain", "domain_empty", choices=domain_choices())
         table, longest = _domain_table()
@@ -571,7 +590,7 @@ def domains_in(text: str) -> list[str]:
     """The listed domains named anywhere in a sentence ("buoy data from marine science")."""
     table, longest = _domain_table()
     found: list[str] = []
-    for meaning, piece in _match_phrases(_words(text), table, longest):
+    for meaning, piece in _match_phrases(_words(without_rejected(text)), table, longest):
         if meaning is not None and piece not in _PROSE_DOMAIN_SKIP and meaning not in found:
             found.append(meaning)
     return found

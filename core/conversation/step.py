@@ -526,7 +526,10 @@ def _field_for(state: ConversationState, value: str) -> tuple[str | None, bool]:
         return "card", True
     if "location" in found:
         return ("card" if asking == "card" else "location"), True
-    if asking in FIELD_ORDER and (asking != "consent" or _plain_answer(asking, value)):
+    # The open question, unless the words cannot answer it: a card is a file or a link
+    # (those were found above), consent a yes; "actually Climate" there names another.
+    if asking in FIELD_ORDER and (asking not in ("consent", "card")
+                                  or _plain_answer(asking, value)):
         return asking, True
     if asking in (DOMAIN_OTHER, DOMAIN_SUGGESTION):
         return "domain", True

@@ -84,6 +84,33 @@ async def test_actually_no_change_the_domain_to_marine(chat: Transcript) -> None
     assert (await answers(chat)).domain == DomainAnswer(value="Marine", is_suggestion=False)
 
 
+@pytest.mark.parametrize("correction", [
+    "Sorry, the domain should be Climate, not Marine",
+    "the domain is wrong, it should be Climate instead of Marine",
+    "actually not Marine but Climate",
+])
+async def test_a_correction_that_names_what_it_replaces(chat: Transcript,
+                                                        correction: str) -> None:
+    """The turned-down answer is named too: it is not a second choice to ask about."""
+    await chat.say("name: X, url: https://example.org/x, hosting: no, modalities: text, "
+                   "domain: Marine")
+    answer = await chat.say(correction)
+    if "Right?" in answer:  # no field named ("actually ..."): shown back for a yes
+        assert "domain Climate" in answer
+        answer = await chat.say("yes")
+    assert "Domain: Climate" in answer and "Marine" not in answer.split("Domain:")[1][:20]
+    assert (await answers(chat)).domain == DomainAnswer(value="Climate", is_suggestion=False)
+
+
+async def test_a_choice_that_turns_an_alternative_down(chat: Transcript) -> None:
+    await chat.say("name: X, url: https://example.org/x, hosting: no")
+    await chat.upload("README.md", CARD)
+    await chat.say("text, not images")
+    assert (await answers(chat)).modalities == ["Text Only"]
+    await chat.say("Legal rather than Finance")
+    assert (await answers(chat)).domain == DomainAnswer(value="Legal", is_suggestion=False)
+
+
 async def test_wait_the_name_is_wrong_at_the_hosting_question(chat: Transcript) -> None:
     await chat.say("name: Coral Reef Images, url: https://example.org/coral")
     answer = await chat.say("wait, the name is wrong, it should just be Coral Reefs")
