@@ -362,7 +362,8 @@ class WebDesk:
         messages = [{"row": m, "text": self.message_text(m.payload)}
                     for m in details["messages"]]
         conversation = sorted(
-            [Line(_aware(e.received_at), True, inbound_text(submission.channel, e), e.status)
+            [Line(_aware(e.received_at), True,
+                  inbound_text(submission.channel, e, self.settings.submit_address), e.status)
              for e in inbound]
             + [Line(_aware(m["row"].created_at), False, m["text"], m["row"].status,
                     m["row"].id) for m in messages

@@ -31,11 +31,12 @@ class Line:
     outbox_id: int | None = None
 
 
-def inbound_text(channel: str, event: DeskInbound) -> str:
-    """What the contributor wrote, as plain text (best effort, never an error)."""
+def inbound_text(channel: str, event: DeskInbound, own_address: str = "") -> str:
+    """What the contributor wrote, as plain text (best effort, never an error);
+    ``own_address``: the submission address, so our own e-mail quoted back is left out."""
     try:
         if channel == "mail":
-            return _mail_text(event)
+            return _mail_text(event, own_address)
         if channel == "slack":
             return _slack_text(event.payload)
         return str(event.payload.get("text") or event.payload.get("kind") or "")
@@ -43,12 +44,13 @@ def inbound_text(channel: str, event: DeskInbound) -> str:
         return "(this message cannot be shown)"
 
 
-def _mail_text(event: DeskInbound) -> str:
+def _mail_text(event: DeskInbound, own_address: str) -> str:
     raw = event.raw or b""
     if len(raw) > MAX_PARSED_BYTES:
         return f"(an e-mail of {len(raw)} bytes)"
-    parsed = parse_message(raw, envelope_from=str(event.payload.get("mail_from") or ""))
-    lines = [f"Subject: {parsed.subject}", "", reviewer_text(parsed).strip()]
+    parsed = parse_message(raw, envelope_from=str(event.payload.get("mail_from") or ""),
+                           own_address=own_address)
+    lines = [f"Subject: {parsed.subject}", "", reviewer_text(parsed, own_address).strip()]
     if parsed.card is not None:
         lines += ["", f"[attached: {parsed.card.filename}]"]
     return "\n".join(lines).strip()
