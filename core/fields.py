@@ -360,7 +360,7 @@ _HOST_SELF = frozenset({"no", "n", "nope", "nah", "self", "selfhosted", "selfhos
                         "mine", "ours"})
 _HOST_VERBS = frozenset({"host", "hosts", "hosted", "hosting", "hostit"})
 _HOST_SELF_SUBJECTS = frozenset({"i", "we", "ill", "id", "ive", "im", "myself", "ourselves",
-                                 "me", "us"})
+                                 "me", "us", "wed", "weve", "well"})  # we'd, we've, we'll
 _HOST_ALLIANCE_SUBJECTS = frozenset({"you", "alliance", "they", "otdi", "aia"})
 _HOST_FILLER = frozenset({"the", "it", "its", "ai", "my", "our", "thanks", "thank", "you", "i",
                           "we", "would", "like", "want", "to", "prefer", "will", "ll", "can",
@@ -369,7 +369,11 @@ _HOST_FILLER = frozenset({"the", "it", "its", "ai", "my", "our", "thanks", "than
                           "are", "just", "go", "ahead", "fine", "s", "d", "ill", "id", "ive",
                           "im", "me", "us", "face", "hf", "of", "and", "itself", "set",
                           "happy", "rather", "yourself", "yourselves", "option", "choice",
-                          "answer", "so", "good", "great", "sounds"})
+                          "answer", "so", "good", "great", "sounds", "wed", "weve", "well",
+                          "youd", "youll", "theyd", "lets", "currently", "your", "yours", "server",
+                          "servers", "storage", "infrastructure", "site", "website", "repo",
+                          "repository", "bucket", "cloud", "platform", "account", "there",
+                          "in", "where", "now", "stay", "stays", "remain", "remains"})
 
 
 class Hosting(_Model):

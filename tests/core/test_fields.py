@@ -271,6 +271,7 @@ def test_location_parse_is_idempotent() -> None:
     "please host", "please host it", "yes please", "Yes please!", "you host it",
     "I'd like the Alliance to host it", "I want you to host it", "alliance hosting",
     "Yes, the AI Alliance hosts it", "yes - host it", "OTDI", "host",
+    "we'd like the Alliance to host it", "host it on your servers", "you'd host it",
 ])
 def test_hosting_alliance(text: str) -> None:
     assert Hosting.parse(text).value == "alliance"
@@ -281,7 +282,9 @@ def test_hosting_alliance(text: str) -> None:
     "I host it", "i host it", "I'll host it", "we host it", "We will host it ourselves",
     "self-hosted", "self hosted", "Self-Hosting", "own hosting", "no thanks", "No, thank you",
     "No, I keep my own hosting", "I keep my own hosting", "don't host it", "host it myself",
-    "it's already on Hugging Face", "mine", "keep",
+    "it's already on Hugging Face", "mine", "keep", "on our own servers",
+    "we'll host it ourselves", "it stays on our own infrastructure",
+    "we'd rather keep our own hosting", "we'll keep it on our site",
 ])
 def test_hosting_self(text: str) -> None:
     assert Hosting.parse(text).value == "self"
