@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import getpass
+import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # imported where used: `intake check-card` must not pay for them
     from core.render import Renderer
     from core.runtime import Listening, Runtime
     from core.settings import Settings
+
+T = TypeVar("T")
 
 
 def _settings_help(command: str | None) -> str:
@@ -114,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except asyncio.CancelledError:  # SIGTERM (core.runtime.stop_on_sigterm): stopped cleanly
+        return 0
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,8 +168,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         await upgrade_database(runtime.db)
         contributor = args.contributor or getpass.getuser()
         chat = TerminalChat(runtime, contributor)
+        asyncio.get_running_loop().set_default_executor(_UnwaitedThreads())
         try:
-            await chat.run(lambda: input("you> "))
+            await chat.run(_PromptedLines("you> "))
+        except asyncio.CancelledError:  # Ctrl+C at the prompt: every line is already saved
+            print("\n" + renderer.render("chat_goodbye", {}))
+            raise
         finally:
             await runtime.db.dispose()
         return 0
@@ -210,6 +221,57 @@ async def _queues(args: argparse.Namespace, runtime: Runtime, renderer: Renderer
         return await reports.retry_outbox(runtime.db, renderer, args.ids or None)
     finally:
         await runtime.db.dispose()
+
+
+class _PromptedLines:
+    """``intake chat``'s prompt: one line per call, read from the descriptor itself.
+
+    Not ``input()``: the read blocks a thread that Ctrl+C cannot interrupt, and one
+    blocked inside ``sys.stdin``'s buffer holds its lock, which aborts the interpreter's
+    shutdown ("could not acquire lock for <stdin>") when stdin is a pipe.
+    """
+
+    def __init__(self, prompt: str, fd: int = 0) -> None:
+        self.prompt, self.fd, self.pending = prompt, fd, b""
+
+    def __call__(self) -> str:
+        sys.stdout.write(self.prompt)
+        sys.stdout.flush()
+        while b"\n" not in self.pending:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:  # end of input (Ctrl+D): a last line without its newline first
+                if not self.pending:
+                    raise EOFError
+                self.pending += b"\n"
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        encoding = getattr(sys.stdin, "encoding", None) or "utf-8"
+        return line.decode(encoding, errors="replace").removesuffix("\r")
+
+
+class _UnwaitedThreads(concurrent.futures.ThreadPoolExecutor):
+    """``intake chat``'s executor: a daemon thread per call, never joined. The prompt's
+    read runs in one and cannot be interrupted; with the default pool, Ctrl+C cancels
+    the chat but ``asyncio.run`` then waits for that thread, for ever. (A
+    ``ThreadPoolExecutor`` only because asyncio accepts no other as its default.)"""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+               ) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as error:  # noqa: BLE001 - handed to the awaiting task
+                future.set_exception(error)
+
+        threading.Thread(target=run, name="intake-chat-input", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Nothing to wait for: a thread still blocked reading the terminal is let go."""
 
 
 def _safe_url(url: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +171,7 @@ async def run_parts(runtime: Runtime, names: list[str], with_worker: bool,
     started: list[Adapter] = []
     metrics_runner: Any = None
     factories = available_adapters()
+    undo_sigterm = stop_on_sigterm()
     try:
         chosen: list[tuple[str, Adapter]] = []
         for name, factory in factories.items():
@@ -219,6 +221,7 @@ async def run_parts(runtime: Runtime, names: list[str], with_worker: bool,
         else:
             await asyncio.Event().wait()
     finally:
+        undo_sigterm()
         if metrics_runner is not None:
             await metrics_runner.cleanup()
         for adapter in reversed(started):
@@ -226,6 +229,27 @@ async def run_parts(runtime: Runtime, names: list[str], with_worker: bool,
         await runtime.inbound.close()
         await runtime.events.stop()
         await runtime.db.dispose()
+
+
+def stop_on_sigterm() -> Callable[[], None]:
+    """SIGTERM (``docker stop``, systemd, a Procfile platform) stops as Ctrl+C does: the
+    running task is cancelled, so listeners close, the worker lets go of its claims and
+    the database is disposed, instead of the process dying mid-delivery. Returns the undo.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None:
+        return lambda: None
+
+    def stop() -> None:
+        log_event(log, "stopping", signal="SIGTERM")
+        task.cancel("SIGTERM")
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+        return lambda: None
+    return lambda: loop.remove_signal_handler(signal.SIGTERM)
 
 
 def settle_startup_objects() -> None:

@@ -2,12 +2,20 @@
 
 Every setting of the contract set wrong is one clear line (never a traceback, never
 accepted to fail later at a bind or a log call); ``intake settings`` and each
-``--help`` say what every setting means; an empty value is unset.
+``--help`` say what every setting means; an empty value is unset. SIGTERM stops
+``intake serve`` cleanly, and Ctrl+C ends ``intake chat`` at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import select
+import signal
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +98,88 @@ def test_every_setting_says_what_it_means(clean_env: Path) -> None:
     for line in listed:
         name, _, meaning = line.strip().partition(" ")
         assert meaning.strip(), f"{name} has no meaning in templates/cli/settings.j2"
+
+
+async def _banner(process: asyncio.subprocess.Process) -> list[str]:
+    """``intake serve``'s banner, up to its Database line (every listener bound)."""
+    lines: list[str] = []
+    async with asyncio.timeout(60):
+        while not lines or not lines[-1].lstrip().startswith("Database:"):
+            line = await process.stdout.readline()  # type: ignore[union-attr]
+            assert line, "intake serve ended before its banner"
+            lines.append(line.decode().rstrip())
+    return lines
+
+
+async def test_sigterm_stops_serve_cleanly_with_exit_0(tmp_path: Path) -> None:
+    """``docker stop``, systemd and Procfile platforms send SIGTERM: the listeners close
+    and the process exits 0, as after Ctrl+C, instead of dying of the signal (143)."""
+    from tests.test_startup import command, environment
+
+    process = await asyncio.create_subprocess_exec(
+        *command(), "serve", cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=environment(tmp_path))
+    try:
+        banner = await _banner(process)
+        smtp = int(next(line for line in banner if "SMTP inbox:" in line)
+                   .split()[2].rsplit(":", 1)[1])
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            _, stderr = await process.communicate()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert "stopping signal=SIGTERM" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    with socket.socket() as probe:  # the inbox let go of its port
+        probe.bind(("127.0.0.1", smtp))
+
+
+def test_ctrl_c_at_the_chat_prompt_ends_chat_at_once(tmp_path: Path) -> None:
+    """The prompt's input() blocks a thread; Ctrl+C used to leave ``intake chat`` hanging
+    until Enter was pressed. Now it says goodbye (the answers are saved) and exits 130."""
+    from tests.test_startup import command, environment
+
+    with subprocess.Popen([*command(), "chat", "--as", "ada"], cwd=tmp_path,
+                          env=environment(tmp_path), stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as chat:
+        assert chat.stdout is not None
+        seen = b""
+        deadline = time.monotonic() + 60
+        while not seen.endswith(b"you> "):  # the first question, then the prompt
+            assert time.monotonic() < deadline, seen
+            ready, _, _ = select.select([chat.stdout], [], [], 1)
+            if ready:
+                chunk = os.read(chat.stdout.fileno(), 4096)
+                assert chunk, seen
+                seen += chunk
+        chat.send_signal(signal.SIGINT)  # stdin stays open: input() is still waiting
+        try:
+            chat.wait(timeout=15)  # not communicate(): closing stdin would end input()
+        except subprocess.TimeoutExpired:
+            chat.kill()
+            raise AssertionError("intake chat hung after Ctrl+C") from None
+        out, err = chat.stdout.read(), chat.stderr.read()  # type: ignore[union-attr]
+    assert chat.returncode == 130, err.decode()
+    assert b"answers are saved" in out and b"Traceback" not in err
+
+
+def test_the_chat_prompt_reads_lines_as_input_did(capsys: pytest.CaptureFixture[str]) -> None:
+    """Several lines in one read, a Windows line end, a last line without its newline,
+    then end of input (Ctrl+D) as EOFError."""
+    from core.cli import _PromptedLines
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, "name: Ocean\r\nyes\nlast é".encode())
+    os.close(write_fd)
+    lines = _PromptedLines("you> ", read_fd)
+    try:
+        assert [lines(), lines(), lines()] == ["name: Ocean", "yes", "last é"]
+        with pytest.raises(EOFError):
+            lines()
+    finally:
+        os.close(read_fd)
+    assert capsys.readouterr().out == "you> " * 4
