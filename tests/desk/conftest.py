@@ -20,6 +20,7 @@ from core.storage.database import Database
 from core.storage.models import AuditEntry, OutboxMessage, Submission
 from tests.mail.conftest import (
     CARD,
+    EVERY_FIELD,
     Intake,
     Received,
     Sink,
@@ -34,21 +35,6 @@ from tests.mail.conftest import sink as sink  # noqa: F401 - the SMTP sink fixtu
 ADA = "ada@example.org"  # the contributor, by e-mail
 RITA = "rita@alliance.test"  # a reviewer
 OTTO = "Otto@Alliance.test"  # a reviewer listed with capitals
-EVERY_FIELD = """Hello,
-
-I would like to offer our dataset.
-
-Dataset name: Ocean Temperatures
-Dataset location: https://example.org/ocean
-Hosting: no, we keep our own
-Modalities: text
-Domain: Marine
-I agree to the terms for contribution: yes
-
-The card is attached.
-
-Ada
-"""
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/desk/sign-in/[A-Za-z0-9_-]+")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

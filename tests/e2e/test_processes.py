@@ -23,8 +23,7 @@ from core.storage.models import LoggedEvent, Submission
 from tests.bot.conftest import BOT_TOKEN, SECRET
 from tests.e2e.processes import DEADLINE, Service, environment, free_port, send_dm, until
 from tests.fake_slack import FakeSlack, SlackSender
-from tests.mail.conftest import CARD, SUBMIT, Sink, letter, reply_to
-from tests.mail.test_inbox import EVERY_FIELD
+from tests.mail.conftest import CARD, EVERY_FIELD, SUBMIT, Sink, letter, reply_to
 
 CONTRIBUTORS = 100
 DMS = 200

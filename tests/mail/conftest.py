@@ -34,6 +34,23 @@ from mail.adapter import MailAdapter
 from mail.options import MailOptions
 
 CARD = (Path(__file__).parent.parent / "data" / "ocean_card.md").read_bytes()
+# A first e-mail with every field but the card, in the words people use.
+EVERY_FIELD = """Hello,
+
+I would like to offer our dataset.
+
+Dataset name: Ocean Temperatures
+Dataset location: https://example.org/ocean
+Hosting: no, we keep our own
+Modalities: text
+Domain: Marine
+I agree to the terms for contribution: yes
+
+The card is attached.
+
+Best regards,
+Ada
+"""
 SUBMIT = "data@otdi.test"
 MX = "mx.otdi.test"  # the receiving server whose Authentication-Results the tests trust
 DEADLINE = 10.0

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.storage.models import AuditEntry, CardVersion, Conversation, Submission
 from mail.models import MailThread
-from tests.mail.conftest import CARD, SUBMIT, Intake, letter, reply_to
+from tests.mail.conftest import CARD, EVERY_FIELD, SUBMIT, Intake, letter, reply_to
 
 SITE_MAILTO = (
     f"From: Ada Lovelace <ada@example.org>\r\nTo: {SUBMIT}\r\n"
@@ -21,23 +21,6 @@ SITE_MAILTO = (
     "dataset-name: Ocean Temperatures\r\n"
     "dataset-url: https://huggingface.co/datasets/example/ocean-temps\r\n"
     "dataset-card: \r\n").encode()
-
-EVERY_FIELD = """Hello,
-
-I would like to offer our dataset.
-
-Dataset name: Ocean Temperatures
-Dataset location: https://example.org/ocean
-Hosting: no, we keep our own
-Modalities: text
-Domain: Marine
-I agree to the terms for contribution: yes
-
-The card is attached.
-
-Best regards,
-Ada
-"""
 
 
 async def state_of(intake: Intake, contributor: str) -> dict:

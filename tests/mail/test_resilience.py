@@ -27,6 +27,7 @@ from mail.options import MailOptions
 from mail.server import logged_mail
 from tests.mail.conftest import (
     CARD,
+    EVERY_FIELD,
     SUBMIT,
     Intake,
     Sink,
@@ -36,7 +37,6 @@ from tests.mail.conftest import (
     start_intake,
     stop_intake,
 )
-from tests.mail.test_inbox import EVERY_FIELD
 
 
 async def _actions(db: Database, action: str) -> list[AuditEntry]:

@@ -22,6 +22,7 @@ from mail.adapter import MailAdapter
 from mail.review import read_decision, review_by_mail, reviewers_of
 from tests.mail.conftest import (
     CARD,
+    EVERY_FIELD,
     SUBMIT,
     Intake,
     Received,
@@ -32,7 +33,6 @@ from tests.mail.conftest import (
     start_intake,
     stop_intake,
 )
-from tests.mail.test_inbox import EVERY_FIELD
 
 ADA = "ada@example.org"
 RITA = "rita@alliance.test"

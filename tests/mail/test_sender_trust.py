@@ -34,6 +34,7 @@ from core.trust import SenderTrust
 from mail.auth import authenticate
 from tests.mail.conftest import (
     CARD,
+    EVERY_FIELD,
     MX,
     SUBMIT,
     Intake,
@@ -45,7 +46,6 @@ from tests.mail.conftest import (
     start_intake,
     stop_intake,
 )
-from tests.mail.test_inbox import EVERY_FIELD
 
 ALICE = "alice@example.org"
 RITA = "rita@alliance.test"
