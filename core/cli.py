@@ -139,6 +139,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(renderer.render("cli/settings", {"help": False,
                                                "settings": settings_view.lines(settings)}))
         return 0
+    if args.command in ("submissions", "events", "outbox"):
+        from core.startup import require_existing_database
+
+        require_existing_database(settings.database_url)
     runtime = build_runtime(settings, open_database(settings))
     if args.command == "db":
         try:

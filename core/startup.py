@@ -76,6 +76,29 @@ def open_database(settings: Settings) -> Database:
                            f"{URL_EXAMPLES}") from None
 
 
+def require_existing_database(url: str) -> None:
+    """For a command that only looks (``submissions``, ``events``, ``outbox``): a SQLite
+    file that is not there is a wrong directory or URL, said so, not a new empty
+    database made in passing ("No submissions yet" next to the real one)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return  # open_database says why it cannot be used
+    path = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or path in ("", ":memory:") or \
+            path.startswith("file:") or Path(path).exists():
+        return
+    raise StartupError(
+        f"there is no database at {Path(path).resolve()} (INTAKE_DATABASE_URL "
+        f"{safe_url(url)}); run this where intake serve runs (the default is ./intake.db "
+        "of the working directory), or set INTAKE_DATABASE_URL to its database")
+
+
 async def upgrade_database(db: Database) -> None:
     """Create or upgrade the schema; a database that does not answer is one line."""
     from sqlalchemy.exc import SQLAlchemyError

@@ -183,3 +183,18 @@ def test_the_chat_prompt_reads_lines_as_input_did(capsys: pytest.CaptureFixture[
     finally:
         os.close(read_fd)
     assert capsys.readouterr().out == "you> " * 4
+
+
+def test_looking_where_there_is_no_database_creates_none(tmp_path: Path) -> None:
+    """``intake submissions list`` run from another directory used to make an empty
+    ./intake.db there and answer "No submissions yet"; now it says where it looked."""
+    from tests.test_cli import intake
+
+    for words in (("submissions", "list"), ("events", "list"), ("outbox", "list")):
+        result = intake(*words, cwd=tmp_path)
+        assert result.returncode == 1 and result.stdout == "", result
+        assert result.stderr.startswith("intake: there is no database at "), result.stderr
+        assert "INTAKE_DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+    assert intake("db", "upgrade", cwd=tmp_path).returncode == 0  # this one creates it
+    assert intake("submissions", "list", cwd=tmp_path).stdout.startswith("No submissions")
