@@ -23,6 +23,8 @@ import pytest
 from core import settings_view
 from core.settings import Settings
 from core.startup import StartupError, load_settings
+from core.storage.database import Database
+from tests.core.transcript import Transcript, make_service
 
 
 @pytest.fixture
@@ -198,3 +200,25 @@ def test_looking_where_there_is_no_database_creates_none(tmp_path: Path) -> None
     assert not list(tmp_path.iterdir())
     assert intake("db", "upgrade", cwd=tmp_path).returncode == 0  # this one creates it
     assert intake("submissions", "list", cwd=tmp_path).stdout.startswith("No submissions")
+
+
+async def test_show_prints_one_line_per_history_row_and_message(db: Database) -> None:
+    """``submissions show`` had a blank line after every history row and every message
+    (an expression line keeps its newline under trim_blocks); a draft's show too."""
+    from tests.test_submission_show import CARD, show
+
+    chat = Transcript(make_service(db))
+    await chat.say("name: Ocean")
+    _, draft = await show(db)
+    for text in ("name: Ocean Temperatures", "https://example.org/ocean", "yes"):
+        await chat.say(text)
+    await chat.upload("README.md", CARD)
+    for text in ("text", "Marine", "ada@example.org", "yes, I agree", "yes"):
+        await chat.say(text)
+    _, submitted = await show(db)
+    for shown in (draft, submitted):
+        history, messages = shown.split("History:", 1)[1].split("Messages:", 1)
+        for section in (history, messages):
+            lines = section.strip("\n").split("\n")
+            assert lines and all(line.startswith("  ") for line in lines), shown
+    assert len(submitted.split("Messages:", 1)[1].strip().splitlines()) >= 10
