@@ -111,13 +111,16 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
 
     @app.command(COMMAND)
     async def command(ack: Ack, body: dict[str, Any]) -> None:
-        opened = await intake.open_form(body["trigger_id"], body["user_id"])
+        opened = await intake.open_form(body["trigger_id"], body["user_id"],
+                                        str(body.get("text") or ""))
         await intake.log(body, **{FORM_OPENED: opened})
         await ack()
 
     @app.shortcut(SHORTCUT)
     async def shortcut(ack: Ack, body: dict[str, Any]) -> None:
-        opened = await intake.open_form(body["trigger_id"], body["user"]["id"])
+        message = body.get("message") or {}  # a message shortcut: the message it was used on
+        opened = await intake.open_form(body["trigger_id"], body["user"]["id"],
+                                        str(message.get("text") or ""))
         await intake.log(body, **{FORM_OPENED: opened})
         await ack()
 

@@ -20,8 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.handler import CHANNEL, idempotency_key, user_of
 from bot.modal import form_errors, form_view, read_form
 from bot.profiles import ProfileEmails
+from bot.text import plain_text
 from bot.texts import Texts
 from core import repository
+from core.conversation.form import prefill_from_text
 from core.inbound import Appended, NewEvent
 from core.metrics import Metrics
 from core.runtime import Runtime
@@ -49,12 +51,15 @@ class SlackIntake:
             self.metrics.inc("intake_slack_duplicates_total")
         return appended
 
-    async def open_form(self, trigger_id: str, user: str) -> bool:
-        """``views.open`` right away (the trigger expires in ~3 s), pre-filled from the draft."""
+    async def open_form(self, trigger_id: str, user: str, text: str = "") -> bool:
+        """``views.open`` right away (the trigger expires in ~3 s), pre-filled from the draft
+        and from what was typed with the command (``/contribute Ocean Temps https://...``)
+        or the message a shortcut was used on."""
         async with self.runtime.db.transaction() as session:
             state = await repository.slack_conversation_state(session, user)
         email = await self.profiles.email(user, timeout=FORM_EMAIL_TIMEOUT)
-        view = form_view(self.texts, state=state, suggested_email=email)
+        view = form_view(self.texts, state=state, suggested_email=email,
+                         typed=prefill_from_text(plain_text(text)))
         try:
             await self.client.views_open(trigger_id=trigger_id, view=view)
         except SlackApiError as error:

@@ -38,10 +38,14 @@ def _options(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def form_view(texts: Texts, *, state: ConversationState | None, suggested_email: str | None,
-              ) -> dict[str, Any]:
-    """The modal, pre-filled from the contributor's draft (if any) and Slack profile."""
+              typed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The modal, pre-filled from the contributor's draft (if any), what they typed with
+    the command (``typed``: ``prefill_from_text``, it wins over the draft) and their
+    Slack profile."""
     answers = state.answers if state is not None and state.phase in (
         "collecting", "confirming") else Answers()
+    if typed:
+        answers = Answers.model_validate({**answers.model_dump(), **typed})
     has_card = bool(answers.card) and state is not None and state.card is not None
 
     def label(name: str) -> str:

@@ -71,3 +71,45 @@ def form_problems(answers: Mapping[str, str], card: FormCard, *, own_domain: boo
         problems["card"] = FormProblem("form_error", "card_too_large",
                                        {"limit": max_card_bytes})
     return problems
+
+
+PREFILLED_FIELDS = ("name", "location", "hosting", "modalities", "domain", "email")
+PROSE_PREFILLED = frozenset({"name", "location", "email"})
+COMMAND_NAME_WORDS = 12
+
+
+def prefill_from_text(text: str) -> dict[str, Any]:
+    """What words typed with the form's command (``/contribute Ocean Temps
+    https://...``) already answer: labelled pairs first, then the prose reading; only
+    values the form's own parsers take, in the shape ``Answers`` stores them. The form
+    shows them to be checked, nothing is stored before it is sent."""
+    from core.conversation.interpret import field_pairs
+    from core.conversation.prose import read_prose
+
+    read = read_prose(text).found() if text.strip() else {}
+    # Of the reading, only what has a shape (a link, an address, "called X"): a domain
+    # or modality word may belong to the name ("Ocean Images").
+    found: dict[str, str] = {k: v for k, v in read.items() if k in PROSE_PREFILLED}
+    pairs = field_pairs(text)
+    if "location" in found and "name" not in found and not pairs:
+        # "/contribute Ocean Temperatures https://...": the words beside the one link
+        rest = " ".join(text.replace(found["location"], " ").split()).strip(" ,;:-\u2013")
+        if rest and len(rest.split()) <= COMMAND_NAME_WORDS and "://" not in rest:
+            found["name"] = rest
+    for key, value in pairs:
+        found[key] = value  # a label says which field it is: it wins over the reading
+    prefill: dict[str, Any] = {}
+    for name in PREFILLED_FIELDS:
+        if name not in found:
+            continue
+        try:
+            parsed = parse_field(name, found[name])
+        except FieldError:
+            continue
+        if name == "modalities":
+            prefill[name] = list(parsed.values)
+        elif name == "domain":
+            prefill[name] = {"value": parsed.value, "is_suggestion": parsed.is_suggestion}
+        else:
+            prefill[name] = parsed.value
+    return prefill

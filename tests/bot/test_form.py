@@ -17,10 +17,11 @@ def filled(slack: SlackHarness, **changes: Any) -> dict[str, Any]:
     return {key: value for key, value in answers.items() if value is not None}
 
 
-async def open_form(slack: SlackHarness, how: str = "command") -> dict[str, Any]:
+async def open_form(slack: SlackHarness, how: str = "command", text: str = ""
+                    ) -> dict[str, Any]:
     before = len(slack.fake.calls_to("views.open"))
     if how == "command":
-        answer = await slack.sender.command("/contribute", ADA)
+        answer = await slack.sender.command("/contribute", ADA, text=text)
     else:
         answer = await slack.sender.shortcut("otdi_contribute", ADA)
     assert answer.status == 200 and answer.text == ""
@@ -95,6 +96,25 @@ async def test_the_form_is_filled_in_from_the_draft(slack: SlackHarness) -> None
     assert initial["name"]["initial_value"] == "Ocean"
     assert initial["location"]["initial_value"] == "https://example.org/ocean"
     assert initial["domain"]["initial_option"]["value"] == "Climate"
+
+
+async def test_words_typed_with_the_command_fill_the_form_in(slack: SlackHarness) -> None:
+    """``/contribute Ocean Temperatures https://...``: what the words plainly answer is
+    shown in the form to be checked; a word that may belong to the name is not a guess."""
+    await slack.say(ADA, "name: Old Name, domain: climate", "https://")
+    view = await open_form(slack, text="Ocean Images <https://example.org/ocean>")
+    initial = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    assert initial["name"]["initial_value"] == "Ocean Images"  # typed: over the draft
+    assert initial["location"]["initial_value"] == "https://example.org/ocean"
+    assert initial["domain"]["initial_option"]["value"] == "Climate"  # the draft's
+    assert "initial_options" not in initial["modalities"]  # "Images" was the name
+    labelled = await open_form(slack, text="name: Buoys, domain: marine, hosting: no")
+    initial = {b["block_id"]: b["element"] for b in labelled["blocks"]
+               if b["type"] == "input"}
+    assert initial["name"]["initial_value"] == "Buoys"
+    assert initial["domain"]["initial_option"]["value"] == "Marine"
+    assert initial["hosting"]["initial_option"]["value"] == "self"
+    assert (await slack.state(ADA)).answers.name == "Old Name"  # nothing stored yet
 
 
 async def test_an_expired_trigger_is_explained_in_the_dm(slack: SlackHarness) -> None:
