@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import select
 import signal
@@ -222,3 +223,26 @@ async def test_show_prints_one_line_per_history_row_and_message(db: Database) ->
             lines = section.strip("\n").split("\n")
             assert lines and all(line.startswith("  ") for line in lines), shown
     assert len(submitted.split("Messages:", 1)[1].strip().splitlines()) >= 10
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_tells_a_newcomer_what_is_true() -> None:
+    """The README's terminal transcript uses a card that exists and passes, shows the
+    prompt as chat prints it; every setting the code reads is in its table; the e-mail
+    trial needs nothing the clone does not install (swaks is optional)."""
+    from core.cards.cli import run_check_card_cli
+
+    readme = (ROOT / "README.md").read_text()
+    transcript = readme.split("$ .venv/bin/intake chat", 1)[1].split("```", 1)[0]
+    card = next(line.split("card:", 1)[1].strip() for line in transcript.splitlines()
+                if line.startswith("you> card:"))
+    assert run_check_card_cli(str(ROOT / card), False, 1_048_576, out=io.StringIO()) == 0
+    said = [line for line in transcript.splitlines() if "intake>" in line]
+    assert said and all(line.startswith("[OTDI-0001] intake> ") for line in said)
+    for field in Settings.model_fields:
+        assert f"`{settings_view.env_name(field)}`" in readme, field
+    assert ".venv/bin/aiosmtpd -n -l 127.0.0.1:8026" in readme
+    assert "INTAKE_RELAY_PORT=8026 .venv/bin/intake serve" in readme
+    assert "Python 3.11" in readme
