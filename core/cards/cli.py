@@ -118,8 +118,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """``intake check-card ...`` (``argv`` without the ``check-card`` word)."""
-    parser = argparse.ArgumentParser(prog="intake check-card",
-                                     description="Check a dataset card against the OTDI rules.")
+    parser = argparse.ArgumentParser(
+        prog="intake check-card", description="Check a dataset card against the OTDI rules.",
+        epilog="Exit status: 0 the card passes (warnings allowed), 1 it has problems to fix, "
+               "2 it could not be read (missing, too big, not text, not fetched). "
+               "Reads INTAKE_MAX_CARD_BYTES (default 1048576), from the environment or .env.")
     add_arguments(parser)
     args = parser.parse_args(list(argv))
     return run_check_card_cli(args.path, args.json, max_card_bytes(),

@@ -133,3 +133,14 @@ async def test_installed_command_checks_a_file(tmp_path: Path, card: str) -> Non
     code, out, err = await installed("check-card", str(path))
     assert code == 1 and "PROBLEMS TO FIX" in out, err
     assert "GNU General Public License v3.0" in out
+
+
+def test_help_gives_the_exit_status_and_the_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    from core.cards.cli import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(["--help"])
+    assert ended.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "0 the card passes" in shown and "1 it has problems" in shown
+    assert "2 it could not be read" in shown and "INTAKE_MAX_CARD_BYTES" in shown
