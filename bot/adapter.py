@@ -172,12 +172,16 @@ class WebAdapter:
         app.router.add_get("/metrics", self.metrics_page)
         if self.slack is not None and self.mode == "http":
             app.router.add_post("/slack/events", self.slack_events)
-        add_web_parts(app, runtime)
+        parts = add_web_parts(app, runtime)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, runtime.settings.http_host, runtime.settings.http_port)
         await site.start()
         self.port = _bound_port(self._runner)
+        for part in parts:
+            started = getattr(part, "started", None)
+            if callable(started):
+                started()
         if self.slack is not None and self.mode == "socket":
             self._socket = AsyncSocketModeHandler(self.slack.app, runtime.settings.slack_app_token,
                                                   web_client=self.slack.client)
@@ -237,11 +241,12 @@ class WebAdapter:
         return await self.runtime.metrics.page(request)
 
 
-def add_web_parts(app: web.Application, runtime: Runtime) -> None:
+def add_web_parts(app: web.Application, runtime: Runtime) -> list[Any]:
     """The hook for other parts served by this HTTP process (the review desk, ``desk/``):
-    each ``intake.web`` entry point is ``setup(app, runtime)`` and adds its routes."""
-    for entry_point in entry_points(group="intake.web"):
-        entry_point.load()(app, runtime)
+    each ``intake.web`` entry point is ``setup(app, runtime)``, adds its routes and may
+    return an object whose ``started()`` is called once the process listens."""
+    return [entry_point.load()(app, runtime)
+            for entry_point in entry_points(group="intake.web")]
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -67,9 +67,12 @@ _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def setup(app: web.Application, runtime: Runtime) -> None:
-    """The ``intake.web`` entry point: add the desk's routes to the web adapter's app."""
-    WebDesk(runtime).add_routes(app)
+def setup(app: web.Application, runtime: Runtime) -> WebDesk:
+    """The ``intake.web`` entry point: add the desk's routes to the web adapter's app;
+    the web adapter calls ``started`` once it listens."""
+    desk = WebDesk(runtime)
+    desk.add_routes(app)
+    return desk
 
 
 def _aware(moment: datetime) -> datetime:
@@ -98,8 +101,6 @@ class WebDesk:
             import secrets
 
             secret = secrets.token_urlsafe(32)
-            log.warning("INTAKE_DESK_SECRET is not set: review desk sessions end when this "
-                        "process stops and are not shared with other web processes")
         self.sessions = Sessions(secret, secure=(self.settings.desk_url or "")
                                  .lower().startswith("https://"))
         self.pages = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR / "web")),
@@ -130,6 +131,12 @@ class WebDesk:
                            self.guarded(self.card_download))
         app.router.add_post("/desk/submissions/{reference}/decision",
                             self.guarded(self.decision))
+
+    def started(self) -> None:
+        """Said once the process listens (a start-up failure stays its one line)."""
+        if not self.settings.desk_secret:
+            log.warning("INTAKE_DESK_SECRET is not set: review desk sessions end when this "
+                        "process stops and are not shared with other web processes")
 
     # -- who is here ---------------------------------------------------------------------
 
