@@ -146,10 +146,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     runtime = build_runtime(settings, open_database(settings))
     if args.command == "db":
         try:
-            await upgrade_database(runtime.db)
+            before, after = await upgrade_database(runtime.db)
         finally:
             await runtime.db.dispose()
-        print(renderer.render("cli/db_upgraded", {"url": _safe_url(settings.database_url)}))
+        print(renderer.render("cli/db_upgraded", {"url": _safe_url(settings.database_url),
+                                                  "before": before, "after": after}))
         return 0
     if args.command == "submissions":
         from core import reports

@@ -99,13 +99,14 @@ def require_existing_database(url: str) -> None:
         "of the working directory), or set INTAKE_DATABASE_URL to its database")
 
 
-async def upgrade_database(db: Database) -> None:
-    """Create or upgrade the schema; a database that does not answer is one line."""
+async def upgrade_database(db: Database) -> tuple[str | None, str | None]:
+    """Create or upgrade the schema: (revision before, after); a database that does not
+    answer is one line."""
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT):
-            await db.upgrade()
+            return await db.upgrade()
     except TimeoutError:
         raise StartupError(
             f"cannot reach the database at {safe_url(db.url)}: no answer within "

@@ -55,8 +55,10 @@ def test_chat_resumes_in_a_new_process(tmp_path: Path) -> None:
 
 def test_db_upgrade_and_unknown_parts(tmp_path: Path) -> None:
     upgraded = intake("db", "upgrade", cwd=tmp_path)
-    assert upgraded.returncode == 0 and "up to date" in upgraded.stdout
+    assert upgraded.returncode == 0 and "Database created at revision" in upgraded.stdout
     assert (tmp_path / "intake.db").exists()
+    again = intake("db", "upgrade", cwd=tmp_path)
+    assert again.returncode == 0 and "Database is up to date (revision" in again.stdout
     bad = intake("submissions", "show", "not-a-reference", cwd=tmp_path)
     assert bad.returncode == 1
 

@@ -120,10 +120,11 @@ class Database:
         async with self._writes.turn(urgent), self.sessions() as session, session.begin():
             yield session
 
-    async def upgrade(self) -> None:
-        """Create or upgrade the schema to the newest migration."""
+    async def upgrade(self) -> tuple[str | None, str | None]:
+        """Create or upgrade the schema to the newest migration: (revision before, after);
+        None before: the database was empty."""
         async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade_sync)
+            return await connection.run_sync(_upgrade_sync)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -141,5 +142,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _upgrade_sync(connection: Connection) -> None:
+def _upgrade_sync(connection: Connection) -> tuple[str | None, str | None]:
+    from alembic.runtime.migration import MigrationContext
+
+    before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(alembic_config(connection), "head")
+    return before, MigrationContext.configure(connection).get_current_revision()
