@@ -262,7 +262,11 @@ class DatabaseCollector(Collector):
             "intake_inbound_backlog", "Inbound events not processed yet (pending) or set "
             "aside after repeated failures (poisoned), by channel.",
             labels=["channel", "status"])
-        for channel, status, count in inbound:
+        waiting = {(channel, status): 0 for channel in depth for status in ("pending",
+                                                                             "poisoned")}
+        for channel, status, count in inbound:  # zeros too: an alert needs the series
+            waiting[(channel, status)] = count
+        for (channel, status), count in sorted(waiting.items()):
             backlog.add_metric([channel, status], count)
         return [submissions, depth_family, dead_family, age_family, backlog]
 

@@ -202,6 +202,10 @@ async def test_the_outbox_gauges_are_read_from_the_database(db: Database) -> Non
     assert samples[("intake_outbox_oldest_pending_age_seconds", (("channel", "mail"),))] == 90
     assert samples[("intake_outbox_oldest_pending_age_seconds", (("channel", "review"),))] == 0
     assert samples[("intake_database_up", ())] == 1
+    for channel in ("mail", "slack", "review"):  # nothing waits: zeros, not no series
+        for status in ("pending", "poisoned"):
+            key = ("intake_inbound_backlog", (("channel", channel), ("status", status)))
+            assert samples[key] == 0
 
     await db.dispose()
     broken = Metrics()
