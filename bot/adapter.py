@@ -172,6 +172,8 @@ class WebAdapter:
         app.router.add_get("/metrics", self.metrics_page)
         if self.slack is not None and self.mode == "http":
             app.router.add_post("/slack/events", self.slack_events)
+        else:  # Slack's request URL check, or a misrouted app: say why, not a bare 404
+            app.router.add_post("/slack/events", self.slack_off)
         parts = add_web_parts(app, runtime)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -224,6 +226,10 @@ class WebAdapter:
         bolt_response = await self.slack.app.async_dispatch(await to_bolt_request(request))
         self.metrics.inc("intake_slack_requests_total", "status", str(bolt_response.status))
         return await to_aiohttp_response(bolt_response)
+
+    async def slack_off(self, request: web.Request) -> web.Response:
+        return _json({"ok": False, "error": "slack_not_configured" if self.mode is None
+                      else "slack_uses_socket_mode"}, 404)
 
     async def healthz(self, request: web.Request) -> web.Response:
         assert self.runtime is not None

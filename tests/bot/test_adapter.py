@@ -48,7 +48,8 @@ async def test_without_slack_only_health_answers(db: Database) -> None:
         assert '"slack": "off"' in (await get(base + "/healthz"))[2]
         async with aiohttp.ClientSession() as session, \
                 session.post(base + "/slack/events", data=b"{}") as response:
-            assert response.status in (404, 405)
+            assert response.status == 404
+            assert await response.json() == {"ok": False, "error": "slack_not_configured"}
         assert "slack" not in runtime.deliverers
     finally:
         await adapter.stop()
