@@ -136,8 +136,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "settings":
         from core import settings_view
 
-        print(renderer.render("cli/settings", {"help": False,
-                                               "settings": settings_view.lines(settings)}))
+        print(renderer.render("cli/settings", {"help": False, "settings": [
+            *settings_view.lines(settings), *settings_view.adapter_lines()]}))
         return 0
     if args.command in ("submissions", "events", "outbox"):
         from core.startup import require_existing_database

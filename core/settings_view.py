@@ -62,16 +62,47 @@ def lines(settings: Settings | None, fields: tuple[str, ...] | None = None) -> l
             from core.startup import safe_url
 
             shown = safe_url(value)  # unparsable: said so, never a traceback
-        elif isinstance(value, list):
-            shown = ",".join(value) or "(empty)"
-        elif isinstance(value, bool):
-            shown = str(value).lower()  # as it is written: INTAKE_VERIFY_DKIM=true
-        elif isinstance(value, timedelta):
-            shown = duration(value)
         else:
-            shown = "(unset)" if value is None else str(value)
+            shown = written(value)
         out.append(SettingLine(env_name(field), shown,
                                field not in settings.model_fields_set))
+    return out
+
+
+def written(value: object) -> str:
+    """A value as it is written in the environment: ``true``, ``5d``, ``a,b``."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "(empty)"
+    if isinstance(value, bool):
+        return str(value).lower()  # as it is written: INTAKE_VERIFY_DKIM=true
+    if isinstance(value, timedelta):
+        return duration(value)
+    return "(unset)" if value is None else str(value)
+
+
+def adapter_lines() -> list[SettingLine]:
+    """The installed adapters' own settings (``options_model``, e.g. the e-mail adapter's
+    ``INTAKE_SMTP_MAX_SESSIONS``): the core does not know them, each adapter says."""
+    from pydantic import ValidationError
+
+    from core.runtime import available_adapters
+
+    out: list[SettingLine] = []
+    for factory in available_adapters().values():
+        model = getattr(factory, "options_model", None)
+        if model is None:
+            continue
+        try:
+            options = model()
+        except ValidationError:
+            options = None
+        for field, info in model.model_fields.items():
+            alias = info.validation_alias
+            if not isinstance(alias, AliasChoices):
+                continue  # an inner knob, not a setting
+            value = written(getattr(options, field)) if options else "(invalid)"
+            out.append(SettingLine(str(alias.choices[0]), value,
+                                   options is not None and field not in options.model_fields_set))
     return out
 
 

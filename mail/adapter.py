@@ -30,6 +30,7 @@ class MailAdapter:
     """The SMTP inbox, its inbound handler and its outbound deliverers."""
 
     name = "mail"
+    options_model = MailOptions  # its own settings, listed by `intake settings`
 
     def __init__(self, options: MailOptions | None = None) -> None:
         self.options = options or MailOptions()

@@ -71,6 +71,11 @@ def test_settings_are_listed_with_secrets_masked(tmp_path: Path) -> None:
     assert "xoxb-very-secret" not in shown.stdout and "hunter2" not in shown.stdout
     assert "pa55" not in shown.stdout and "ops:***@db.internal" in shown.stdout
     assert "INTAKE_SMTP_PORT" in shown.stdout and "8025" in shown.stdout
+    # the e-mail adapter's own settings are listed too, with what the environment says
+    limited = intake("settings", cwd=tmp_path, env={"INTAKE_SMTP_MAX_SESSIONS": "7"})
+    [line] = [x for x in limited.stdout.splitlines() if x.startswith("INTAKE_SMTP_MAX_SESS")]
+    assert line.split()[1] == "7" and "(default)" not in line
+    assert "INTAKE_MAIL_REPLIES_PER_HOUR" in limited.stdout
 
 
 def test_each_command_s_help_lists_the_settings_it_reads(tmp_path: Path) -> None:
