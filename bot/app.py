@@ -46,10 +46,14 @@ Ack = Callable[..., Awaitable[None]]
 
 class _SameToken(logging.Filter):
     """Bolt reads ``SLACK_BOT_TOKEN`` from the environment on its own and warns at every
-    start that our client (built with that same token) wins: noise, dropped."""
+    start that our client (built with that same token) wins: noise, dropped. Its
+    "Unhandled request" warning (with a code suggestion) is dropped too: the web adapter
+    answers those 200 and counts them (``intake_slack_events_total{kind="unhandled"}``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+        message = record.getMessage()
+        return message != warning_client_prioritized_and_token_skipped() and \
+            not message.startswith("Unhandled request")
 
 
 def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
@@ -145,24 +149,6 @@ def build_bolt_app(intake: SlackIntake, client: AsyncWebClient,
         async def review_modal(ack: Ack, body: dict[str, Any]) -> None:
             await intake.log(body)
             await ack()
-
-    # Registered last: Bolt runs the first listener that matches. Whatever Slack sends
-    # that none of the above takes (an event, a click on a link button, a closed modal)
-    # is answered 200, or Slack shows the person an error and counts a failure.
-    anything = re.compile(r".*")
-
-    @app.event(anything)
-    async def other_event(body: dict[str, Any]) -> None:
-        intake.metrics.inc("intake_slack_events_total", "kind", "unhandled")
-
-    @app.action(anything)
-    async def other_action(ack: Ack) -> None:
-        intake.metrics.inc("intake_slack_events_total", "kind", "unhandled")
-        await ack()
-
-    @app.view_closed(anything)
-    async def closed(ack: Ack) -> None:
-        await ack()  # nothing to keep: a closed form's draft is what was already said
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
