@@ -150,6 +150,22 @@ _GREETING = re.compile(
 )
 
 
+_INTENT_PERSON = frozenset({"i", "we", "id", "wed", "im", "were", "ive", "weve", "my", "our",
+                            "us", "me"})
+_INTENT_VERBS = frozenset({"share", "contribute", "submit", "offer", "donate", "upload", "add",
+                           "propose", "provide", "give", "have", "got", "send", "publish"})
+_INTENT_OBJECTS = frozenset({"dataset", "datasets", "data", "contribution", "corpus"})
+
+
+def is_intent(text: str) -> bool:
+    """"hi there! I want to share a dataset about coral reefs": someone saying what they
+    came for, not an answer (a name is not a sentence about wanting to contribute)."""
+    words = re.findall(r"[a-z]+", normalise(text).replace("'", ""))
+    return (4 <= len(words) <= 40 and bool(_INTENT_PERSON.intersection(words))
+            and bool(_INTENT_VERBS.intersection(words))
+            and bool(_INTENT_OBJECTS.intersection(words)))
+
+
 def is_greeting(text: str) -> bool:
     """"hi", "hello there", "good morning": a greeting, never an answer."""
     return len(text) <= 40 and bool(_GREETING.match(normalise(text)))

@@ -20,6 +20,7 @@ from core.conversation.interpret import (
     field_pairs,
     is_agreement,
     is_greeting,
+    is_intent,
     normalise,
     numbered_choices,
     yes_or_no,
@@ -359,6 +360,11 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
     asking = state.asking
     if is_greeting(text):
         turn.reply.add("greeting_again")
+        _repeat_question(turn)
+        return True
+    if asking in FIELD_ORDER and is_intent(text) and not read_prose(text).found():
+        # "I want to share a dataset about coral reefs" is why they came, not a name
+        turn.reply.add("intent_heard")
         _repeat_question(turn)
         return True
     suggestion = state.suggestion

@@ -39,6 +39,26 @@ async def test_a_prose_introduction_is_shown_back_in_one_question(chat: Transcri
     assert (await answers(chat)).name == "Coral Reef Images"
 
 
+@pytest.mark.parametrize("said", [
+    "hi there! I want to share a dataset about coral reefs",
+    "I'd like to contribute a dataset to OTDI",
+    "We have a dataset we would like to offer",
+])
+async def test_saying_why_they_came_is_not_the_name(chat: Transcript, said: str) -> None:
+    await chat.say("hello")  # the name question is on screen
+    answer = await chat.say(said)
+    assert "Glad to hear it" in answer and "name of the dataset" in answer
+    assert (await answers(chat)).name is None
+    answer = await chat.say("Reef Watch 2024")
+    assert "Dataset name: Reef Watch 2024" in answer
+
+
+async def test_a_sentence_that_names_the_dataset_is_still_read(chat: Transcript) -> None:
+    await chat.say("hello")
+    answer = await chat.say("Hello, I have a new dataset called Reef Watch")
+    assert "I understood: name Reef Watch. Right?" in answer
+
+
 async def test_name_comma_link_at_the_name_question(chat: Transcript) -> None:
     await chat.say("hello")
     answer = await chat.say("Coral Reef Images, https://example.org/coral")
