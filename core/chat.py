@@ -47,7 +47,11 @@ def card_path_in(line: str, asking_card: bool) -> Path | None:
     if not candidate or candidate.lower().startswith(("http://", "https://")):
         return None
     path = Path(candidate).expanduser()
-    return path if path.is_file() or match else None
+    # A missing file that is plainly meant as the card ("card: x", or a card-like path
+    # when the card is asked for) is named back, not taken as words for the card question.
+    meant = match or (asking_card and " " not in candidate
+                      and (candidate.lower().endswith(_CARD_SUFFIXES) or "/" in candidate))
+    return path if path.is_file() or meant else None
 
 
 def event_for(line: str, asking_card: bool, max_card_bytes: int) -> Inbound:
@@ -58,8 +62,9 @@ def event_for(line: str, asking_card: bool, max_card_bytes: int) -> Inbound:
     try:
         size = path.stat().st_size
         data = path.read_bytes()[: max_card_bytes + 1] if size <= max_card_bytes * 4 else b""
-    except OSError as error:
-        return Inbound("card_fetch_failed", text=f"{path}: {error.strerror or error}")
+    except OSError as error:  # the path as typed, and where it was looked for
+        where = path if path.is_absolute() else path.absolute()
+        return Inbound("card_fetch_failed", text=f"{where}: {error.strerror or error}")
     if size > max_card_bytes * 4:
         data = b"\0" * (max_card_bytes + 1)  # too large: the card check says so
     return Inbound("file", file=CardFile(filename=path.name, data=data))

@@ -48,6 +48,9 @@ _KEY_PATTERN = "|".join(
 )
 # A key starts a line, or follows a comma/semicolon; its value runs to the next key.
 _PAIR_RE = re.compile(rf"(?:^|[,;\n])[ \t*_>-]*({_KEY_PATTERN})[ \t*_]*[:=]", re.IGNORECASE)
+# Inside a pair's value, a further key after a space ("name: X url: Y" on one line).
+_INLINE_KEY_RE = re.compile(rf"[ \t]+({_KEY_PATTERN})[ \t]*:(?=[ \t]|$|https?://)",
+                            re.IGNORECASE)
 
 COMMANDS: dict[str, str] = {
     "help": "help", "?": "help", "commands": "help", "what can i say": "help",
@@ -125,8 +128,13 @@ def field_pairs(text: str) -> list[tuple[str, str]]:
         if line_end != -1:
             end = min(end, line_end)  # "The card is attached." below is not part of it
         key = FIELD_ALIASES[re.sub(r"\s+", " ", match.group(1).lower())]
-        value = text[match.end():end].strip()
-        pairs.append((key, value))
+        value = text[match.end():end]
+        inline = list(_INLINE_KEY_RE.finditer(value))
+        for part, (start, label) in enumerate([(0, key)] + [
+                (m.end(), FIELD_ALIASES[re.sub(r"\s+", " ", m.group(1).lower())])
+                for m in inline]):
+            stop = inline[part].start() if part < len(inline) else len(value)
+            pairs.append((label, value[start:stop].strip()))
     return pairs
 
 

@@ -59,6 +59,15 @@ async def test_a_sentence_that_names_the_dataset_is_still_read(chat: Transcript)
     assert "I understood: name Reef Watch. Right?" in answer
 
 
+async def test_labels_on_one_line_without_commas(chat: Transcript) -> None:
+    """Typed in one chat line or Slack message: each label starts its own answer."""
+    answer = await chat.say("name: Buoy Logs url: https://example.org/buoys hosting: no")
+    assert "Dataset name: Buoy Logs\n" in answer
+    assert "Dataset location: https://example.org/buoys" in answer
+    state = await chat.state()
+    assert (state.answers.name, state.answers.hosting) == ("Buoy Logs", "self")
+
+
 async def test_name_comma_link_at_the_name_question(chat: Transcript) -> None:
     await chat.say("hello")
     answer = await chat.say("Coral Reef Images, https://example.org/coral")
