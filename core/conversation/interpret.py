@@ -174,6 +174,23 @@ def is_intent(text: str) -> bool:
             and bool(_INTENT_OBJECTS.intersection(words)))
 
 
+_QUESTION_WORDS = frozenset({"what", "whats", "how", "why", "when", "where", "who", "which",
+                             "can", "could", "do", "does", "is", "are", "should", "will",
+                             "would", "may", "must", "am"})
+_TERMS_WORDS = frozenset({"terms", "term", "license", "licence", "agreement", "agree",
+                          "conditions", "cdla", "legal"})
+
+
+def is_question(text: str) -> str | None:
+    """"what are the terms?", "how long does review take?": a question to the bot, not an
+    answer; "terms" when it asks about the contribution terms, else "other"."""
+    said = normalise(text)
+    words = re.findall(r"[a-z]+", said.replace("'", ""))
+    if not said.endswith("?") or len(words) < 2 or words[0] not in _QUESTION_WORDS:
+        return None
+    return "terms" if _TERMS_WORDS.intersection(words) else "other"
+
+
 def is_greeting(text: str) -> bool:
     """"hi", "hello there", "good morning": a greeting, never an answer."""
     return len(text) <= 40 and bool(_GREETING.match(normalise(text)))

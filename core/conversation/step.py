@@ -21,6 +21,7 @@ from core.conversation.interpret import (
     is_agreement,
     is_greeting,
     is_intent,
+    is_question,
     normalise,
     numbered_choices,
     yes_or_no,
@@ -135,6 +136,10 @@ def _undo(state: ConversationState, ctx: StepContext) -> StepResult:
         restored.phase = Phase.COLLECTING
     if restored.asking == CANCEL:  # undoing the cancel does not ask about it again
         restored.asking, restored.before_cancel = restored.before_cancel, None
+    if restored.asking in FIELD_ORDER and restored.answers.get(restored.asking) is not None:
+        # It was the "what should it be instead?" of a change: the old answer is back,
+        # so the next question is the next one missing, not that field again.
+        restored.asking = None
     fields = [f for f in FIELD_ORDER if restored.answers.get(f) != state.answers.get(f)]
     turn.state = restored
     turn.audit("conversation.undone", fields=fields,
@@ -360,6 +365,14 @@ def _receive_text(turn: _Turn, text: str, greeted: bool) -> bool:
     asking = state.asking
     if is_greeting(text):
         turn.reply.add("greeting_again")
+        _repeat_question(turn)
+        return True
+    question = is_question(text) if asking in FIELD_ORDER else None
+    if question is not None and not _plain_answer(asking, text):
+        # Asked, not answered: the terms are shown (nothing recorded), anything else
+        # is said to be for the reviewers; the question on screen stays.
+        turn.reply.add("question_heard", about=question, asking=asking,
+                       terms=terms() if question == "terms" else None)
         _repeat_question(turn)
         return True
     if asking in FIELD_ORDER and is_intent(text) and not read_prose(text).found():

@@ -68,6 +68,33 @@ async def test_labels_on_one_line_without_commas(chat: Transcript) -> None:
     assert (state.answers.name, state.answers.hosting) == ("Buoy Logs", "self")
 
 
+async def test_undoing_a_change_goes_on_with_the_next_question(chat: Transcript) -> None:
+    """'change the name', a new name, then 'undo': the old name is back and the next
+    missing question is asked, so a later 'submit' is never taken as the name."""
+    await chat.say("name: Tide Gauges, url: https://example.org/tides, hosting: yes")
+    await chat.say("change the name")
+    await chat.say("Tide Gauges 2025")
+    answer = await chat.say("undo")
+    assert "Undone" in answer and "Dataset name: Tide Gauges" in answer
+    assert "name of the dataset" not in answer and "dataset card" in answer
+    assert (await chat.state()).asking == "card"
+    await chat.say("submit")
+    assert (await answers(chat)).name == "Tide Gauges"
+
+
+async def test_a_question_is_answered_not_taken_for_the_answer(chat: Transcript) -> None:
+    await chat.say("name: Tide Gauges, url: https://example.org/tides, hosting: yes")
+    await chat.upload("README.md", CARD)
+    answer = await chat.say("what are the terms?")
+    assert "contribution terms you will be asked to agree to" in answer
+    assert "CDLA-Permissive-2.0" in answer and "modalities" in answer  # question stays
+    answer = await chat.say("How long does the review take?")
+    assert "reviewers answer questions like that" in answer
+    state = await chat.state()
+    assert state.answers.modalities is None and state.answers.consent is None
+    assert state.asking == "modalities"
+
+
 async def test_name_comma_link_at_the_name_question(chat: Transcript) -> None:
     await chat.say("hello")
     answer = await chat.say("Coral Reef Images, https://example.org/coral")
