@@ -429,6 +429,10 @@ _MODALITY_ALIASES: dict[str, list[str]] = {
               "video with audio", "video and audio included", "clips"],
     "other": ["other", "others", "science", "science data", "scientific", "scientific data",
               "tabular", "tabular data", "tables", "sensor data", "numerical data",
+              "time series", "timeseries", "time series data", "measurements", "readings",
+              "sensor readings", "numeric", "numeric data", "csv", "spreadsheets",
+              "geospatial", "geospatial data", "point clouds", "graphs", "graph data",
+              "genomic data", "molecular data", "simulation data", "simulations",
               "other e g science data", "other eg science data"],
     _ALL: ["all", "all of them", "everything", "all four", "all 4", "all of the above",
            "every one"],
@@ -438,7 +442,12 @@ _MODALITY_FILLER = frozenset({"and", "or", "also", "plus", "with", "the", "a", "
                               "etc", "e", "g", "eg", "i", "we", "have", "it", "its", "is",
                               "modality", "modalities", "mixed", "multimodal", "type", "types",
                               "files", "file", "dataset", "content", "main", "primarily",
-                              "too", "including", "include", "includes", "contains"})
+                              "too", "including", "include", "includes", "contains",
+                              # what kind of images, audio, text: still that modality
+                              "satellite", "aerial", "drone", "medical", "microscopy",
+                              "annotated", "labelled", "labeled", "raw", "short", "long",
+                              "recorded", "transcribed", "scanned", "underwater",
+                              "multilingual", "english"})
 
 
 def _modality_labels() -> dict[str, str]:

@@ -361,6 +361,9 @@ def test_hosting_unclear(text: str) -> None:
     ("- text\n- images", [TEXT, IMAGES]),
     ("mostly text, some images", [TEXT, IMAGES]),
     ("text 📝", [TEXT]),
+    ("time series data", [OTHER]), ("text and sensor readings", [TEXT, OTHER]),
+    ("satellite images", [IMAGES]), ("underwater video", [VIDEO]),
+    ("annotated text, csv", [TEXT, OTHER]),
 ])
 def test_modalities_ok(text: str, expected: list[str]) -> None:
     assert Modalities.parse(text).values == expected
