@@ -353,11 +353,12 @@ class DatasetLocation(_Model):
 # --------------------------------------------------------------------------- hosting
 
 _HOST_ALLIANCE = frozenset({"yes", "y", "yeah", "yea", "yep", "yup", "sure", "ok", "okay",
-                            "alliance", "please", "aia", "otdi"})
+                            "alliance", "please", "aia", "otdi", "ja", "oui", "si", "sí",
+                            "sim"})
 _HOST_SELF = frozenset({"no", "n", "nope", "nah", "self", "selfhosted", "selfhosting", "own",
                         "myself", "ourselves", "keep", "keeping", "dont", "not", "never",
                         "already", "huggingface", "hugging", "github", "zenodo", "kaggle",
-                        "mine", "ours"})
+                        "mine", "ours", "nein", "non", "não", "nao", "nee"})
 _HOST_VERBS = frozenset({"host", "hosts", "hosted", "hosting", "hostit"})
 _HOST_SELF_SUBJECTS = frozenset({"i", "we", "ill", "id", "ive", "im", "myself", "ourselves",
                                  "me", "us", "wed", "weve", "well"})  # we'd, we've, we'll

@@ -199,8 +199,11 @@ def is_greeting(text: str) -> bool:
 _YES = {"yes", "y", "yep", "yeah", "yes please", "ok", "okay", "sure", "correct", "right",
         "confirm", "confirmed", "submit", "send", "send it", "submit it", "go", "go ahead",
         "looks good", "that's right", "thats right", "yes submit", "yes, submit", "lgtm",
-        "submit anyway", "yes submit anyway", "send anyway", "use it", "use that", "that one"}
-_NO = {"no", "n", "nope", "not yet", "wait", "no thanks", "not right", "wrong"}
+        "submit anyway", "yes submit anyway", "send anyway", "use it", "use that", "that one",
+        # the same in the languages contributors write in most often
+        "ja", "jawohl", "ja bitte", "oui", "oui merci", "si", "sí", "sim", "da", "tak", "ano"}
+_NO = {"no", "n", "nope", "not yet", "wait", "no thanks", "not right", "wrong",
+       "nein", "non", "não", "nao", "nee", "nej", "nie", "ne", "no gracias"}
 
 
 _YES_WORDS = {"yes", "y", "yep", "yeah", "yup", "ok", "okay", "sure", "correct", "confirm",

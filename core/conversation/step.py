@@ -481,8 +481,15 @@ def _propose_from_prose(turn: _Turn, text: str, asked: str | None,
 
 
 def _propose(turn: _Turn, values: dict[str, str], *, upgraded: bool = False) -> None:
+    """Show ``values`` for one yes. A proposal still open keeps what the new one does not
+    name: "text" after "I understood: name X, location Y" adds to it, never drops it."""
     state = turn.state
     then = state.proposal.then if state.asking == PROPOSAL and state.proposal else state.asking
+    if state.asking == PROPOSAL and state.proposal is not None:
+        earlier = state.proposal
+        if "location" not in values:  # the link shown as https:// is still the earlier one
+            upgraded = upgraded or earlier.upgraded
+        values = {**earlier.values, **values}
     state.proposal = Proposal(values=values, then=then, upgraded=upgraded)
     state.asking = PROPOSAL
     turn.audit("prose.proposed", fields=list(values))

@@ -95,6 +95,22 @@ async def test_a_question_is_answered_not_taken_for_the_answer(chat: Transcript)
     assert state.asking == "modalities"
 
 
+async def test_another_sentence_adds_to_what_was_understood(chat: Transcript) -> None:
+    """While "Right?" is open, a sentence about other fields joins it (nothing is lost),
+    and a yes in German keeps all of it."""
+    answer = await chat.say('Hallo! Mein Datensatz heißt "Wetterdaten Bayern" und liegt '
+                            "unter https://example.org/wetter.")
+    assert "name Wetterdaten Bayern, location https://example.org/wetter. Right?" in answer
+    answer = await chat.say("text")
+    assert "modalities Text Only. Right?" in answer and "Wetterdaten Bayern" in answer
+    await chat.say("ja")
+    state = await chat.state()
+    assert (state.answers.name, state.answers.location, state.answers.modalities) == (
+        "Wetterdaten Bayern", "https://example.org/wetter", ["Text Only"])
+    await chat.say("nein")
+    assert (await answers(chat)).hosting == "self"
+
+
 async def test_name_comma_link_at_the_name_question(chat: Transcript) -> None:
     await chat.say("hello")
     answer = await chat.say("Coral Reef Images, https://example.org/coral")
