@@ -438,3 +438,16 @@ def test_a_stored_card_with_rendered_messages_is_still_summarised() -> None:
     text = render_reply(Renderer(), result.reply.to_dict(), "text")
     assert "1 problem found" in text and "- The card has no YAML front matter." in text
     assert "Answer \"submit anyway\"" in text
+
+
+async def test_after_withdrawing_no_one_is_said_to_be_in_touch(chat: Transcript) -> None:
+    await complete_but_consent(chat)
+    await chat.say("yes, I agree")
+    answer = await chat.say("yes")
+    assert "is submitted as" in answer
+    answer = await chat.say("status")
+    assert "Reviewers will be in touch here" in answer
+    await chat.say("withdraw")
+    answer = await chat.say("status")
+    assert "is withdrawn; thank you for considering OTDI" in answer
+    assert "Reviewers will be in touch" not in answer
