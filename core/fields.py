@@ -503,8 +503,10 @@ class Modalities(_Model):
 
 
 # Words too vague to be read as a modality in the middle of a sentence ("all of it",
-# "other things", "social science").
-_PROSE_MODALITY_SKIP = frozenset({_ALL, "other"})
+# "other things", "social science"); "time series", "sensor data" or "tabular" in a
+# sentence do mean Other.
+_PROSE_VAGUE_OTHER = frozenset({"other", "others", "science", "scientific", "scientific data",
+                                "science data"})
 
 
 def modalities_in(text: str) -> list[str]:
@@ -515,9 +517,10 @@ def modalities_in(text: str) -> list[str]:
     """
     table, longest = _modality_table()
     labels = _modality_labels()
-    found = {labels[meaning] for meaning, _piece
+    found = {labels[meaning] for meaning, piece
              in _match_phrases(_words(without_rejected(text)), table, longest)
-             if meaning is not None and meaning not in _PROSE_MODALITY_SKIP}
+             if meaning is not None and meaning != _ALL
+             and not (meaning == "other" and piece in _PROSE_VAGUE_OTHER)}
     return [label for label in modality_choices() if label in found]
 
 

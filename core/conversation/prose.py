@@ -49,6 +49,16 @@ _NOT_A_NAME = re.compile(
     r"^(?:hi|hello|hey|dear|thanks|thank you|ok|okay|yes|no|sure|oops|sorry|here|it|its|"
     r"it's|this|that|see|the link|link|url|location|my|our|we|i|you|please|also|and|"
     r"so|actually|wait|oh|ah|well|found|at|right|correct|well)\b", re.IGNORECASE)
+# "our dataset Ocean Temps (https://...)", "the dataset Reef Watch, at ...": a title-case
+# name right after "dataset", ending where the sentence or a bracket does.
+_DATASET_TITLE = re.compile(
+    r"\b(?:our|my|the|this)\s+(?:new\s+)?(?:dataset|data set|corpus)\s+"
+    r"(?P<name>[A-Z0-9][\w'-]*(?:\s+(?:[A-Z0-9][\w'-]*|of|and|for|the|de|in))*?)"
+    r"(?=\s*(?:[(,;:!?]|\.(?:\s|$)|$|\s+(?:at|on|is|was|which|that|from|under|in\s+the)\b))")
+# A listed domain named as the domain: "marine domain", "the domain is Legal", "domain: X".
+_DOMAIN_BEFORE = re.compile(r"\b[\w-]+(?:\s+[\w-]+)?\s+domain\b", re.IGNORECASE)
+_DOMAIN_AFTER = re.compile(r"\bdomain(?:\s+is|\s*[:=]|\s+of)?\s+[\w-]+(?:\s+[\w-]+)?",
+                           re.IGNORECASE)
 _GREETING_HEAD = re.compile(r"^\s*(?:hi|hello|hey|dear|good \w+)\b[^,\n]*,\s*", re.IGNORECASE)
 
 _HOST_SELF = re.compile(
@@ -157,6 +167,11 @@ def read_prose(text: str) -> Candidates:
             found = (cleaned, quoted.span()) if cleaned else None
     if found is None and first_link >= 0:
         found = _name_before_link(text, first_link)
+    if found is None:
+        titled = _DATASET_TITLE.search(text)  # "our dataset Ocean Temps (https://...)"
+        if titled:
+            cleaned = _clean_name(titled.group("name"))
+            found = (cleaned, titled.span("name")) if cleaned else None
     if found is not None:
         name = found[0]
         spans.append(found[1])
@@ -170,6 +185,11 @@ def read_prose(text: str) -> Candidates:
         hosting = "alliance"
     modalities = modalities_in(rest)
     domains = domains_in(rest)
+    if len(domains) > 1:  # "text and time series, marine domain": the one called a domain
+        snippets = [m.group(0) for pattern in (_DOMAIN_BEFORE, _DOMAIN_AFTER)
+                    for m in pattern.finditer(rest)]
+        tagged = domains_in(" ; ".join(snippets))
+        domains = tagged if len(tagged) == 1 else domains
     return Candidates(name=name, location=location, hosting=hosting, card=card,
                       modalities=", ".join(modalities) or None,
                       domain=domains[0] if len(domains) == 1 else None, email=email)

@@ -17,7 +17,15 @@ PROSE = [
     ('Hello team, we have a dataset named "Atlantic Buoys" (ocean sensor data), hosted at '
      "huggingface.co/datasets/lab/buoys. We will keep hosting it ourselves.",
      {"name": "Atlantic Buoys", "location": "huggingface.co/datasets/lab/buoys",
-      "hosting": "self", "domain": "Marine"}),
+      "hosting": "self", "domain": "Marine", "modalities": "Other (e.g., science data)"}),
+    ("Hi, I'm Ada from the Ocean Lab. We'd like to contribute our dataset Ocean Temps "
+     "(https://hf.co/datasets/ocean/temps). It's text and time series, marine domain. You "
+     "can reach me at ada@ocean.org. We host it ourselves.",
+     {"name": "Ocean Temps", "location": "https://hf.co/datasets/ocean/temps",
+      "hosting": "self", "modalities": "Text Only, Other (e.g., science data)",
+      "domain": "Marine", "email": "ada@ocean.org"}),
+    ("Legal texts and time series; the domain is Legal",
+     {"modalities": "Text Only, Other (e.g., science data)", "domain": "Legal"}),
     ("I have photos and audio recordings of whales, please host it",
      {"hosting": "alliance", "modalities": "Images, Audio"}),
     ("Our dataset \u201cLegal Contracts EN\u201d is legal text, contact me at ana@law.example.com",
