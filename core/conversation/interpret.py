@@ -63,6 +63,12 @@ COMMANDS: dict[str, str] = {
     "undo": "undo", "undo that": "undo", "undo it": "undo", "take that back": "undo",
     "take it back": "undo", "revert": "undo", "revert that": "undo", "undo the cancel": "undo",
     "undo cancel": "undo",
+    # Not now: the question goes to the end of the list (every field is still needed).
+    "skip": "skip", "skip it": "skip", "skip this": "skip", "skip that": "skip",
+    "later": "skip", "ask me later": "skip", "come back to it later": "skip", "pass": "skip",
+    "next": "skip", "next question": "skip", "i don't know": "skip", "i dont know": "skip",
+    "don't know": "skip", "dont know": "skip", "idk": "skip", "not sure": "skip",
+    "i'm not sure": "skip", "im not sure": "skip", "no idea": "skip", "dunno": "skip",
 }
 
 _CHANGE_RE = re.compile(

@@ -193,6 +193,7 @@ class ConversationState(BaseModel):
     card_name_noted: str | None = None  # the card's pretty_name already pointed out
     last_set: str | None = None  # the field answered last: where a bare "I meant X" goes
     consent_early: bool = False  # agreed before the terms were shown: asked with the summary
+    skipped: list[str] = Field(default_factory=list)  # "skip"/"later": asked after the rest
     undo: list[dict[str, Any]] = Field(default_factory=list)  # earlier states, newest last
 
     @model_validator(mode="before")

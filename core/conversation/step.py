@@ -589,7 +589,25 @@ def _run_command(turn: _Turn, command: str) -> bool:
         _start(turn, greet=False)
         turn.reply.add("restarted")
         _next_question(turn)
+    elif command == "skip":
+        _skip(turn)
     return True
+
+
+def _skip(turn: _Turn) -> None:
+    """"skip", "later", "I don't know": that question comes after the others; it is still
+    needed before the contribution can be submitted."""
+    state = turn.state
+    field = state.asking
+    if field not in FIELD_ORDER or state.phase is not Phase.COLLECTING:
+        turn.reply.add("cannot_skip")
+        _repeat_question(turn)
+        return
+    state.skipped = [f for f in state.skipped if f != field] + [field]
+    turn.audit("field.skipped", field=field)
+    turn.reply.add("skipped", field=field, last=state.missing() == [field])
+    state.asking = None
+    _next_question(turn)
 
 
 def _cancel(turn: _Turn) -> None:
@@ -907,7 +925,8 @@ def _next_question(turn: _Turn) -> None:
         return
     if missing:
         state.phase = Phase.COLLECTING
-        _ask(turn, missing[0])
+        waiting = [f for f in missing if f not in state.skipped]  # skipped ones come last
+        _ask(turn, (waiting or [f for f in state.skipped if f in missing] or missing)[0])
         return
     state.phase = Phase.CONFIRMING
     turn.reply.add("summary", **_summary_context(state))

@@ -451,3 +451,24 @@ async def test_after_withdrawing_no_one_is_said_to_be_in_touch(chat: Transcript)
     answer = await chat.say("status")
     assert "is withdrawn; thank you for considering OTDI" in answer
     assert "Reviewers will be in touch" not in answer
+
+
+@pytest.mark.parametrize("later", ["skip", "I don't know", "later", "not sure"])
+async def test_a_question_can_be_left_for_later(chat: Transcript, later: str) -> None:
+    """Nothing is lost and nothing is guessed: the question comes back after the others."""
+    await chat.say("name: Skip Test, url: https://example.org/skip")
+    answer = await chat.say(later)
+    assert "ask about the hosting again at the end" in answer and "dataset card" in answer
+    state = await chat.state()
+    assert state.answers.hosting is None and state.asking == "card"
+    await chat.upload("README.md", CARD)
+    await chat.say("text")
+    await chat.say("marine")
+    answer = await chat.say("ada@example.org")
+    assert "Do you agree to these terms?" in answer
+    answer = await chat.say("yes, I agree")
+    assert "host the dataset" in answer  # the one left for later, before the summary
+    answer = await chat.say(later)
+    assert "Hosting is the one answer still missing" in answer
+    answer = await chat.say("no")
+    assert "Here is your contribution" in answer and "No, I keep my own hosting" in answer
