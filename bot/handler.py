@@ -158,19 +158,7 @@ async def _in_thread(unit: Unit, outbox_ids: list[int], thread_ts: str | None) -
     if not thread_ts:
         return
     for outbox_id in outbox_ids:
-        await repository.annotate_outbox(unit.session, outbox_id, "slack",
-                                         {"thread_ts": thread_ts})
-        _annotate_claimed(unit, outbox_id, {"thread_ts": thread_ts})
-
-
-def _annotate_claimed(unit: Unit, outbox_id: int, slack: dict[str, Any]) -> None:
-    """A reply already claimed for direct delivery carries a copy of its payload taken
-    before the annotation: give the copy the same."""
-    for index, record in enumerate(unit.claimed):
-        if record.id == outbox_id:
-            merged = {**(record.payload.get("slack") or {}), **slack}
-            unit.claimed[index] = dataclasses.replace(
-                record, payload={**record.payload, "slack": merged})
+        await unit.annotate(outbox_id, "slack", {"thread_ts": thread_ts})
 
 
 @dataclass(frozen=True)

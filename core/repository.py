@@ -83,12 +83,6 @@ async def annotate_outbox(session: AsyncSession, outbox_id: int, section: str,
         row.payload = {**row.payload, section: {**(row.payload.get(section) or {}), **values}}
 
 
-async def mail_annotate_outbox(session: AsyncSession, outbox_id: int,
-                               delivery: dict[str, Any]) -> None:
-    """Add what delivery needs (``payload["mail"]``) to an outbox row of this transaction."""
-    await annotate_outbox(session, outbox_id, "mail", delivery)
-
-
 async def mail_review_waiting_before(session: AsyncSession, submission_id: int | None,
                                      outbox_id: int) -> bool:
     """Whether an earlier e-mail of a review thread is still waiting (the thread's order)."""

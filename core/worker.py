@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import repository
 from core.conversation import Inbound
 from core.inbound import InboundLog, NewEvent, StoredEvent
 from core.logs import bound
@@ -106,6 +108,17 @@ class Unit:
                                                row.received_at))
         return outcome
 
+
+    async def annotate(self, outbox_id: int, section: str, values: dict[str, Any]) -> None:
+        """Add what a channel's delivery needs (``payload[section]``: "mail", "slack") to
+        an outbox row of this transaction, and to its copy if the turn already claimed it
+        for direct delivery (that copy was taken before)."""
+        await repository.annotate_outbox(self.session, outbox_id, section, values)
+        for index, record in enumerate(self.claimed):
+            if record.id == outbox_id:
+                merged = {**(record.payload.get(section) or {}), **values}
+                self.claimed[index] = dataclasses.replace(
+                    record, payload={**record.payload, section: merged})
 
     async def enqueue(self, channel: str, recipient: str, payload: dict[str, Any],
                       submission_id: int | None = None) -> OutboxMessage:

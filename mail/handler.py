@@ -60,16 +60,6 @@ class MailFacts:
     unsafe_from: bool = False  # a From header no reply could safely be addressed from
 
 
-def _annotate_claimed(unit: Unit, outbox_id: int, delivery: dict[str, Any]) -> None:
-    """A reply the core's turn already claimed for direct delivery carries a copy of its
-    payload taken before ``delivery`` was added: give the copy the same."""
-    for index, record in enumerate(unit.claimed):
-        if record.id == outbox_id:
-            mail = {**(record.payload.get("mail") or {}), **delivery}
-            unit.claimed[index] = dataclasses.replace(record, payload={**record.payload,
-                                                                       "mail": mail})
-
-
 class MailHandler:
     """Channel ``mail`` of the inbound worker."""
 
@@ -177,8 +167,7 @@ class MailHandler:
                 delivery.update(phase=state.get("phase"), missing=missing_fields(state))
             if confirm:  # a confirmation request asks one thing: no list of what is missing
                 delivery.update(missing=[], forget_after_sending=["token"])
-            await repository.mail_annotate_outbox(session, outbox_id, delivery)
-            _annotate_claimed(unit, outbox_id, delivery)
+            await unit.annotate(outbox_id, "mail", delivery)
             await store.record_outbound(
                 session, outbox_id=outbox_id, recipient=contributor,
                 contributor_id=contributor, submission_id=state.get("submission_id"),
