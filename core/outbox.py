@@ -123,14 +123,6 @@ def forget_secrets(node: Any) -> Any:
     return node
 
 
-def holds_secrets(node: Any) -> bool:
-    if isinstance(node, dict):
-        return FORGET in node or any(holds_secrets(value) for value in node.values())
-    if isinstance(node, list):
-        return any(holds_secrets(value) for value in node)
-    return False
-
-
 def record_from_row(row: OutboxMessage) -> OutboundRecord:
     """The deliverer's copy of a flushed row (e.g. one ``enqueue(claim_for=...)`` claimed)."""
     return OutboundRecord(row.id, row.channel, row.recipient, row.submission_id,
@@ -364,10 +356,11 @@ class OutboxWorker:
                         .execution_options(synchronize_session=False))
                     marked = set(result.scalars().all())
                     for record, _future in batch:
-                        if record.id in marked and holds_secrets(record.payload):
+                        kept = forget_secrets(record.payload)
+                        if record.id in marked and kept != record.payload:
                             await session.execute(
                                 update(OutboxMessage).where(OutboxMessage.id == record.id)
-                                .values(payload=forget_secrets(record.payload))
+                                .values(payload=kept)
                                 .execution_options(synchronize_session=False))
             except Exception as error:  # noqa: BLE001 - each waiter hears of it
                 for _record, future in batch:
