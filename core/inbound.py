@@ -376,8 +376,8 @@ async def _insert_chunk(session: AsyncSession, events: list[NewEvent], now: date
     results: list[Appended] = []
     for pair in keys:
         if pair in new:
-            results.append(Appended(new.pop(pair), duplicate=False))
-            existing[pair] = results[-1].id or 0  # the same key again in this chunk
+            row_id = existing[pair] = new.pop(pair)  # the same key again here: a duplicate
+            results.append(Appended(row_id, duplicate=False))
         else:
             results.append(Appended(existing.get(pair), duplicate=True))
     return results
