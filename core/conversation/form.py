@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.conversation.interpret import field_pairs
+from core.conversation.model import DomainAnswer, stored_form
+from core.conversation.prose import read_prose
 from core.fields import FieldError, parse_field
 
 CHECKED_FIELDS = ("name", "location", "hosting", "modalities", "email")
@@ -83,9 +86,6 @@ def prefill_from_text(text: str) -> dict[str, Any]:
     https://...``) already answer: labelled pairs first, then the prose reading; only
     values the form's own parsers take, in the shape ``Answers`` stores them. The form
     shows them to be checked, nothing is stored before it is sent."""
-    from core.conversation.interpret import field_pairs
-    from core.conversation.prose import read_prose
-
     read = read_prose(text).found() if text.strip() else {}
     # Of the reading, only what has a shape (a link, an address, "called X"): a domain
     # or modality word may belong to the name ("Ocean Images").
@@ -106,10 +106,6 @@ def prefill_from_text(text: str) -> dict[str, Any]:
             parsed = parse_field(name, found[name])
         except FieldError:
             continue
-        if name == "modalities":
-            prefill[name] = list(parsed.values)
-        elif name == "domain":
-            prefill[name] = {"value": parsed.value, "is_suggestion": parsed.is_suggestion}
-        else:
-            prefill[name] = parsed.value
+        value = stored_form(name, parsed)
+        prefill[name] = value.model_dump() if isinstance(value, DomainAnswer) else value
     return prefill

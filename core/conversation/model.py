@@ -367,3 +367,12 @@ class StepResult:
     state: ConversationState
     reply: Reply
     effects: list[Effect] = field(default_factory=list)
+
+
+def stored_form(field: str, parsed: Any) -> Any:
+    """A parsed answer (``core.fields``) in the shape ``Answers`` keeps it."""
+    if field == "modalities":
+        return list(parsed.values)
+    if field == "domain":
+        return DomainAnswer(value=parsed.value, is_suggestion=parsed.is_suggestion)
+    return getattr(parsed, "value", None)

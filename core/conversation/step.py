@@ -49,6 +49,7 @@ from core.conversation.model import (
     StoreCard,
     Submit,
     Withdraw,
+    stored_form,
 )
 from core.conversation.prose import read_prose
 from core.fields import FIELD_ORDER, FieldError, choices_for, parse_field
@@ -471,7 +472,7 @@ def _propose_from_prose(turn: _Turn, text: str, asked: str | None,
             parsed = parse_field(field, raw)
         if field == "domain" and getattr(parsed, "is_suggestion", False):
             continue
-        if _stored_form(field, parsed) == state.answers.get(field):
+        if stored_form(field, parsed) == state.answers.get(field):
             continue  # already the answer: nothing to confirm
         values[field] = raw
     if not values:
@@ -663,15 +664,6 @@ def _apply(turn: _Turn, field: str, text: str, *, from_pairs: bool = False,
             state.asking = field
         return
     _store(turn, field, parsed)
-
-
-def _stored_form(field: str, parsed: Any) -> Any:
-    """The answer as ``_store`` keeps it, to compare with what is there."""
-    if field == "modalities":
-        return list(parsed.values)
-    if field == "domain":
-        return DomainAnswer(value=parsed.value, is_suggestion=parsed.is_suggestion)
-    return getattr(parsed, "value", None)
 
 
 def _store(turn: _Turn, field: str, parsed: Any) -> None:
@@ -996,7 +988,7 @@ def _proposal_items(state: ConversationState) -> list[dict[str, str]]:
             except FieldError:
                 continue
             preview = state.model_copy(update={"answers": Answers.model_validate(
-                {field: _stored_form(field, parsed)})})
+                {field: stored_form(field, parsed)})})
             shown = _display(preview, field) or text
         items.append({"field": field, "value": shown})
     return items

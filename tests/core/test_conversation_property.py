@@ -21,7 +21,7 @@ from core.conversation import (
     step,
 )
 from core.conversation.interpret import yes_or_no
-from core.conversation.step import _stored_form
+from core.conversation.model import stored_form
 from core.fields import FIELD_ORDER, FieldError, parse_field
 
 CARD = (Path(__file__).parent.parent / "data" / "ocean_card.md").read_bytes()
@@ -57,7 +57,7 @@ def _event(text: str) -> Inbound:
 
 def _stored(field: str, text: str) -> Any:
     try:
-        return _stored_form(field, parse_field(field, text))
+        return stored_form(field, parse_field(field, text))
     except FieldError:
         return None
 
